@@ -1,0 +1,90 @@
+"""Invocation-aware Application Insights telemetry for Azure Functions Python apps.
+
+Adopt it with one line::
+
+    import azfunc_telemetry
+
+    @azfunc_telemetry.instrument
+    def main(req: func.HttpRequest) -> func.HttpResponse: ...
+
+or, for a v2 app, ``azfunc_telemetry.instrument_app(app)``. Every log record emitted during the
+invocation (in its thread, its asyncio tasks, and threads started with our helpers) is sent to
+Application Insights tagged with ``invocation_id``, ``function_name`` and ``level`` and joined to
+the host's request by ``operation_Id``; each invocation also becomes a ``requests`` row with
+timing and thread-pool concurrency data.
+
+Names used only by some apps (spans, thread helpers, ``instrument_app``, exporters) are imported
+on first use, so ``import azfunc_telemetry`` stays cheap on a cold start.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from ._version import __version__
+from .context import InvocationContext, current_invocation
+from .middleware import instrument
+from .runtime import flush, setup, shutdown, stats
+
+if TYPE_CHECKING:
+    from .app import instrument_app
+    from .config import TelemetryConfig
+    from .export import Exporter
+    from .export.memory import InMemoryExporter
+    from .handler import InvocationContextFilter, TelemetryHandler
+    from .invocation import mark_dispatched
+    from .span import Span, span
+    from .stats import TelemetryStats
+    from .threads import InvocationExecutor, wrap_in_invocation
+
+_LAZY = {
+    "Exporter": ".export",
+    "InMemoryExporter": ".export.memory",
+    "InvocationContextFilter": ".handler",
+    "InvocationExecutor": ".threads",
+    "Span": ".span",
+    "TelemetryConfig": ".config",
+    "TelemetryHandler": ".handler",
+    "TelemetryStats": ".stats",
+    "instrument_app": ".app",
+    "mark_dispatched": ".invocation",
+    "span": ".span",
+    "wrap_in_invocation": ".threads",
+}
+
+__all__ = [
+    "Exporter",
+    "InMemoryExporter",
+    "InvocationContext",
+    "InvocationContextFilter",
+    "InvocationExecutor",
+    "Span",
+    "TelemetryConfig",
+    "TelemetryHandler",
+    "TelemetryStats",
+    "__version__",
+    "current_invocation",
+    "flush",
+    "instrument",
+    "instrument_app",
+    "mark_dispatched",
+    "setup",
+    "shutdown",
+    "span",
+    "stats",
+    "wrap_in_invocation",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'azfunc_telemetry' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

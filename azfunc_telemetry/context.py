@@ -1,0 +1,146 @@
+"""The invocation context: which invocation is running here, and how its telemetry joins up.
+
+One ``ContextVar`` is the source of truth. The wrapper sets it inside the function's own thread
+(sync) or task (async) and resets it in ``finally``; asyncio child tasks and ``asyncio.to_thread``
+inherit it. The worker's own convention, ``context.thread_local_storage.invocation_id`` set in a
+user thread, is honoured as a fallback through a registry of invocations that are still running,
+so a pool thread that outlives its invocation never lends that invocation's id to later records.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import sys
+import threading
+from typing import Any, NamedTuple
+
+__all__ = [
+    "InvocationContext",
+    "activate",
+    "current_invocation",
+    "deactivate",
+    "lookup_invocation",
+    "remember_worker_storage",
+    "reset_current",
+    "set_current",
+    "worker_storages",
+]
+
+
+class InvocationContext(NamedTuple):
+    """What every item emitted during one invocation is tagged with.
+
+    Attributes:
+        invocation_id: the Functions host's id for this invocation.
+        function_name: the function's name, also used as ``operation_Name``.
+        operation_id: the W3C trace id shared with the host's own request row.
+        parent_id: the id that telemetry emitted *now* is parented to: the invocation's request
+            id, or the innermost open :func:`azfunc_telemetry.span`.
+        request_id: the id of the ``requests`` item this invocation produces.
+        host_parent_id: the span id from the incoming ``traceparent`` (the host's span), if any.
+    """
+
+    invocation_id: str
+    function_name: str
+    operation_id: str
+    parent_id: str
+    request_id: str
+    host_parent_id: str | None = None
+
+
+_CURRENT: contextvars.ContextVar[InvocationContext | None] = contextvars.ContextVar(
+    "azfunc_telemetry_invocation", default=None
+)
+#: Invocations that are running now, by invocation id. Plain dict operations are atomic under
+#: the GIL, which is all the hot path needs.
+_ACTIVE: dict[str, InvocationContext] = {}
+#: The worker's ``threading.local`` objects seen on ``context.thread_local_storage``.
+_WORKER_STORAGES: list[Any] = []
+_STORAGE_LOCK = threading.Lock()
+
+
+def current_invocation() -> InvocationContext | None:
+    """The invocation running in this thread or task, or ``None`` outside any invocation."""
+    return lookup_invocation()
+
+
+def activate(context: InvocationContext) -> contextvars.Token[InvocationContext | None]:
+    """Make ``context`` current here and register it as running; pair with :func:`deactivate`."""
+    _ACTIVE[context.invocation_id] = context
+    return _CURRENT.set(context)
+
+
+def deactivate(context: InvocationContext, token: contextvars.Token[InvocationContext | None]) -> None:
+    """Undo :func:`activate`: the invocation is over, its id must not tag anything else."""
+    _ACTIVE.pop(context.invocation_id, None)
+    try:
+        _CURRENT.reset(token)
+    except ValueError:
+        # The token belongs to another Context (the call finished in a different task than it
+        # started in); clearing is the closest correct state.
+        _CURRENT.set(None)
+
+
+def set_current(context: InvocationContext | None) -> contextvars.Token[InvocationContext | None]:
+    """Replace the current context without touching the registry (used by spans)."""
+    return _CURRENT.set(context)
+
+
+def reset_current(token: contextvars.Token[InvocationContext | None]) -> None:
+    """Restore what :func:`set_current` replaced."""
+    try:
+        _CURRENT.reset(token)
+    except ValueError:
+        _CURRENT.set(None)
+
+
+def remember_worker_storage(storage: Any) -> None:
+    """Note the worker's ``thread_local_storage`` so user threads that set it are recognised."""
+    if storage is None:
+        return
+    for known in _WORKER_STORAGES:
+        if known is storage:
+            return
+    with _STORAGE_LOCK:
+        if not any(known is storage for known in _WORKER_STORAGES):
+            _WORKER_STORAGES.append(storage)
+
+
+def worker_storages() -> tuple[Any, ...]:
+    """The worker ``threading.local`` objects seen so far."""
+    return tuple(_WORKER_STORAGES)
+
+
+def _runtime_invocation_id() -> str | None:
+    """The invocation id the 3.13+ runtime keeps in its own context variable, if loaded."""
+    runtime = sys.modules.get("azure_functions_runtime") or sys.modules.get(
+        "azure_functions_runtime_v1"
+    )
+    variable = getattr(runtime, "invocation_id_cv", None) if runtime else None
+    if variable is None:
+        return None
+    try:
+        value = variable.get(None)
+    except Exception:
+        return None
+    return value if isinstance(value, str) else None
+
+
+def lookup_invocation() -> InvocationContext | None:
+    """Find the invocation for a record emitted here, cheapest source first.
+
+    The context variable answers for the invocation's own thread and tasks and for threads
+    started with our helpers. Otherwise a still-running invocation whose id the user stamped
+    on the worker's thread-local storage (or that the 3.13+ runtime keeps) is used.
+    """
+    context = _CURRENT.get()
+    if context is not None or not _ACTIVE:
+        return context
+    for storage in _WORKER_STORAGES:
+        invocation_id = getattr(storage, "invocation_id", None)
+        if invocation_id:
+            found = _ACTIVE.get(invocation_id)
+            if found is not None:
+                return found
+    runtime_id = _runtime_invocation_id()
+    return _ACTIVE.get(runtime_id) if runtime_id else None

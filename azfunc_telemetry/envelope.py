@@ -1,0 +1,334 @@
+"""Turning queued items into Application Insights envelopes (pure: no I/O, no globals).
+
+The envelopes have exactly the schema of opencensus-ext-azure's protocol types (``Envelope``,
+``Data``, ``Message``, ``ExceptionData``, ``Request``, ``RemoteDependency``, ``MetricData``),
+built as plain dicts because constructing those types costs about 12 µs an item on the export
+thread, a quarter of the throughput budget. A test keeps the two shapes identical.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import platform
+import traceback
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from types import TracebackType
+from typing import Any
+
+from ._version import __version__
+from .context import InvocationContext
+from .items import DependencyItem, ExceptionItem, MetricItem, RequestItem
+from .sanitize import (
+    MAX_ITEM_BYTES,
+    MAX_MESSAGE,
+    MAX_NAME,
+    MAX_URL,
+    Scrubber,
+    safe_str,
+    truncate,
+)
+
+__all__ = ["EnvelopeBuilder", "format_duration", "format_time", "severity_level"]
+
+Envelope = dict[str, Any]
+
+# Attributes every LogRecord has; anything else on a record came from ``extra=``.
+_STANDARD_ATTRS = frozenset(
+    logging.LogRecord("n", 0, "p", 0, "m", None, None).__dict__
+) | {"message", "asctime", "taskName", "custom_dimensions"}
+_MAX_CHAINED = 5
+
+
+def severity_level(levelno: int) -> int:
+    """Python level -> the service's 0-4 severity (opencensus can send an invalid 5)."""
+    if levelno >= logging.CRITICAL:
+        return 4
+    if levelno >= logging.ERROR:
+        return 3
+    if levelno >= logging.WARNING:
+        return 2
+    if levelno >= logging.INFO:
+        return 1
+    return 0
+
+
+def format_time(epoch_s: float) -> str:
+    """UTC ISO-8601 with microseconds and ``Z``, the form the service expects."""
+    return datetime.fromtimestamp(epoch_s, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def format_duration(duration_ns: int) -> str:
+    """``d.hh:mm:ss.ffffff``, the service's timespan format."""
+    total_us = max(0, duration_ns) // 1000
+    seconds, micros = divmod(total_us, 1_000_000)
+    minutes, seconds = divmod(seconds, 60)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    return f"{days}.{hours:02d}:{minutes:02d}:{seconds:02d}.{micros:06d}"
+
+
+class EnvelopeBuilder:
+    """Builds envelopes for one destination (instrumentation key) and one process."""
+
+    def __init__(
+        self,
+        instrumentation_key: str,
+        *,
+        cloud_role: str,
+        cloud_role_instance: str,
+        scrubber: Scrubber | None = None,
+    ) -> None:
+        self._ikey = instrumentation_key
+        self._scrubber = scrubber or Scrubber()
+        self._base_tags = {
+            "ai.cloud.role": cloud_role,
+            "ai.cloud.roleInstance": cloud_role_instance,
+            "ai.device.type": "Other",
+            "ai.internal.sdkVersion": f"py{platform.python_version()}:azfunc{__version__}",
+        }
+
+    def build(self, item: object) -> Envelope | None:
+        """One envelope for one queued item; ``None`` for an item that cannot be represented."""
+        if type(item) is tuple:
+            record, context, message = item
+            return self.log(record, context, message)
+        if isinstance(item, RequestItem):
+            return self.request(item)
+        if isinstance(item, DependencyItem):
+            return self.dependency(item)
+        if isinstance(item, ExceptionItem):
+            return self.exception(item)
+        if isinstance(item, MetricItem):
+            return self.metric(item)
+        return None
+
+    # -- envelope kinds -------------------------------------------------------------------
+
+    def log(
+        self, record: logging.LogRecord, context: InvocationContext | None, message: str
+    ) -> Envelope:
+        """A ``traces`` item, or an ``exceptions`` item when the record carries an exception."""
+        properties = self._record_properties(record, context)
+        message = self._scrubber.scrub(message)
+        exc_info = record.exc_info
+        if exc_info and exc_info[1] is not None:
+            properties["log_message"] = truncate(message, 8192)
+            return self._exception_envelope(
+                exc_info[1], exc_info[2], context, record.created, properties,
+                severity_level(record.levelno),
+            )
+        if record.exc_text:
+            message = f"{message}\n{self._scrubber.scrub(record.exc_text)}"
+        data = {
+            "ver": 2,
+            "message": truncate(message, MAX_MESSAGE),
+            "severityLevel": severity_level(record.levelno),
+            "properties": self._scrubber.properties(properties),
+        }
+        envelope = self._envelope("Message", "MessageData", record.created, context, data)
+        return self._fit(envelope, "message")
+
+    def request(self, item: RequestItem) -> Envelope:
+        """A ``requests`` item for one invocation."""
+        context = item.context
+        data: dict[str, Any] = {
+            "ver": 2,
+            "id": context.request_id,
+            "name": truncate(context.function_name, MAX_NAME),
+            "duration": format_duration(item.duration_ns),
+            "responseCode": item.response_code,
+            "success": item.success,
+            "properties": self._scrubber.properties(item.properties),
+        }
+        if item.url:
+            data["url"] = truncate(self._scrubber.scrub(item.url), MAX_URL)
+        tags = self._tags(context.operation_id, context.host_parent_id, context.function_name)
+        return self._wrap("Request", "RequestData", item.start_time, tags, data)
+
+    def dependency(self, item: DependencyItem) -> Envelope:
+        """A ``dependencies`` item for one span."""
+        data: dict[str, Any] = {
+            "ver": 2,
+            "id": item.span_id,
+            "name": truncate(self._scrubber.scrub(item.name), MAX_NAME),
+            "duration": format_duration(item.duration_ns),
+            "resultCode": item.result_code,
+            "success": item.success,
+            "type": truncate(item.type, MAX_NAME),
+            "properties": self._scrubber.properties(item.properties),
+        }
+        if item.target:
+            data["target"] = truncate(self._scrubber.scrub(item.target), MAX_NAME)
+        if item.data:
+            data["data"] = truncate(self._scrubber.scrub(item.data), 8192)
+        tags = self._tags(item.operation_id, item.parent_id, item.operation_name)
+        return self._wrap("RemoteDependency", "RemoteDependencyData", item.start_time, tags, data)
+
+    def exception(self, item: ExceptionItem) -> Envelope:
+        """An ``exceptions`` item for an exception that escaped an invocation or span."""
+        properties = dict(item.properties)
+        if item.context is not None:
+            properties.setdefault("invocation_id", item.context.invocation_id)
+            properties.setdefault("function_name", item.context.function_name)
+        exc = item.exception
+        return self._exception_envelope(
+            exc, exc.__traceback__, item.context, item.time, properties, 3
+        )
+
+    def metric(self, item: MetricItem) -> Envelope:
+        """A ``customMetrics`` item."""
+        point: dict[str, Any] = {"name": truncate(item.name, MAX_NAME), "value": item.value}
+        if item.count is not None:
+            point["count"] = item.count
+        if item.minimum is not None:
+            point["min"] = item.minimum
+        if item.maximum is not None:
+            point["max"] = item.maximum
+        data = {
+            "ver": 2,
+            "metrics": [point],
+            "properties": self._scrubber.properties(item.properties),
+        }
+        return self._wrap("Metric", "MetricData", item.time, dict(self._base_tags), data)
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _record_properties(
+        self, record: logging.LogRecord, context: InvocationContext | None
+    ) -> dict[str, object]:
+        properties: dict[str, object] = {}
+        if context is not None:
+            properties["invocation_id"] = context.invocation_id
+            properties["function_name"] = context.function_name
+        properties["level"] = record.levelname
+        properties["logger_name"] = record.name
+        properties["file_name"] = record.filename
+        properties["line_number"] = record.lineno
+        for key, value in record.__dict__.items():
+            if key not in _STANDARD_ATTRS:
+                properties[key] = value
+        nested = record.__dict__.get("custom_dimensions")
+        if isinstance(nested, Mapping):
+            # The opencensus convention; flattened so each field is one dimension.
+            for key, value in nested.items():
+                properties[safe_str(key)] = value
+        return properties
+
+    def _exception_envelope(
+        self,
+        exc: BaseException,
+        tb: TracebackType | None,
+        context: InvocationContext | None,
+        created: float,
+        properties: dict[str, object],
+        severity: int,
+    ) -> Envelope:
+        details = []
+        chain: list[tuple[BaseException, TracebackType | None]] = [(exc, tb)]
+        seen = {id(exc)}
+        current = exc
+        while len(chain) < _MAX_CHAINED:
+            nxt = current.__cause__ or (
+                None if current.__suppress_context__ else current.__context__
+            )
+            if nxt is None or id(nxt) in seen:
+                break
+            seen.add(id(nxt))
+            chain.append((nxt, nxt.__traceback__))
+            current = nxt
+        for index, (error, error_tb) in enumerate(chain):
+            frames = traceback.extract_tb(error_tb) if error_tb is not None else []
+            stack = [
+                {
+                    "level": level,
+                    "method": frame.name,
+                    "fileName": frame.filename,
+                    "line": frame.lineno or 0,
+                    "assembly": "Unknown",
+                }
+                for level, frame in enumerate(reversed(frames))
+            ]
+            details.append(
+                {
+                    "id": index + 1,
+                    "outerId": index,
+                    "typeName": type(error).__qualname__,
+                    "message": truncate(self._scrubber.scrub(safe_str(error)), MAX_MESSAGE)
+                    or type(error).__name__,
+                    "hasFullStack": True,
+                    "parsedStack": stack[:200],
+                }
+            )
+        data = {
+            "ver": 2,
+            "exceptions": details,
+            "severityLevel": severity,
+            "properties": self._scrubber.properties(properties),
+        }
+        envelope = self._envelope("Exception", "ExceptionData", created, context, data)
+        return self._fit(envelope, "exceptions")
+
+    def _tags(
+        self, operation_id: str | None, parent_id: str | None, operation_name: str | None
+    ) -> dict[str, str]:
+        tags = dict(self._base_tags)
+        if operation_id:
+            tags["ai.operation.id"] = operation_id
+        if parent_id:
+            tags["ai.operation.parentId"] = parent_id
+        if operation_name:
+            tags["ai.operation.name"] = truncate(operation_name, MAX_NAME)
+        return tags
+
+    def _envelope(
+        self,
+        kind: str,
+        base_type: str,
+        created: float,
+        context: InvocationContext | None,
+        data: dict[str, Any],
+    ) -> Envelope:
+        if context is None:
+            tags = dict(self._base_tags)
+        else:
+            tags = self._tags(context.operation_id, context.parent_id, context.function_name)
+        return self._wrap(kind, base_type, created, tags, data)
+
+    def _wrap(
+        self, kind: str, base_type: str, created: float, tags: dict[str, str], data: Any
+    ) -> Envelope:
+        return {
+            "iKey": self._ikey,
+            "tags": tags,
+            "time": format_time(created),
+            "name": f"Microsoft.ApplicationInsights.{kind}",
+            "data": {"baseData": data, "baseType": base_type},
+        }
+
+    def _fit(self, envelope: Envelope, field: str) -> Envelope:
+        """Keep the whole item under the service's 64 kB by cutting its largest text."""
+        base = envelope["data"]["baseData"]
+        if field == "message":
+            text = len(base["message"]) + sum(map(len, base["properties"].values()))
+            if text < MAX_ITEM_BYTES // 8:
+                return envelope
+        size = len(json.dumps(envelope, ensure_ascii=False).encode("utf-8"))
+        if size <= MAX_ITEM_BYTES:
+            return envelope
+        excess = size - MAX_ITEM_BYTES + 256
+        if field == "message":
+            base["message"] = truncate(base["message"], max(1024, len(base["message"]) - excess))
+        else:
+            for detail in base["exceptions"]:
+                detail["parsedStack"] = detail["parsedStack"][:20]
+                detail["message"] = truncate(detail["message"], 4096)
+        props = base.get("properties", {})
+        if len(json.dumps(envelope, ensure_ascii=False).encode("utf-8")) > MAX_ITEM_BYTES:
+            for key in sorted(props, key=lambda k: -len(props[k])):
+                props[key] = truncate(props[key], 256)
+                if len(json.dumps(envelope, ensure_ascii=False).encode()) <= MAX_ITEM_BYTES:
+                    break
+        return envelope
+

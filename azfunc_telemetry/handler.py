@@ -1,0 +1,81 @@
+"""The root-logging integration: a handler that tags each record and queues it.
+
+``handle()`` runs in the caller's thread on every log call, so it does the least that is
+correct: find the invocation (one context-variable read in the common case), format the message
+(the arguments may change after the call returns), append to the bounded queue. It takes no lock,
+does no I/O and never raises into the caller.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from .context import lookup_invocation
+
+__all__ = ["InvocationContextFilter", "TelemetryHandler"]
+
+_get_ident = threading.get_ident
+
+
+def _message(record: logging.LogRecord) -> str:
+    try:
+        return record.getMessage()
+    except Exception:
+        from .sanitize import safe_str
+
+        args = record.args
+        shown = ", ".join(safe_str(a) for a in args) if isinstance(args, tuple) else safe_str(args)
+        return f"{safe_str(record.msg)} [unformattable arguments: {shown}]"
+
+
+class TelemetryHandler(logging.Handler):
+    """Queues every record it sees, with the invocation it belongs to, for export.
+
+    Records logged by the export machinery itself (its thread, the storage maintenance thread)
+    are skipped, so a warning about delivery can never feed back into delivery.
+    """
+
+    def __init__(self, submit: Callable[[object], None], excluded_threads: set[int]) -> None:
+        super().__init__()
+        self._submit = submit
+        self._excluded = excluded_threads
+
+    def createLock(self) -> None:  # noqa: N802 - logging's API name
+        """No lock: queuing is thread-safe, and a lock here would serialise every log call."""
+        self.lock = None
+
+    def handle(self, record: logging.LogRecord) -> bool:
+        """Filter, then queue. Cheaper than ``Handler.handle``, which takes the handler lock."""
+        if self.filters and not self.filter(record):
+            return False
+        self.emit(record)
+        return True
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Queue ``(record, invocation, message)``; never blocks, never raises."""
+        try:
+            if _get_ident() in self._excluded:
+                return
+            self._submit((record, lookup_invocation(), _message(record)))
+        except Exception:
+            self.handleError(record)
+
+
+class InvocationContextFilter(logging.Filter):
+    """Adds ``invocation_id`` and ``function_name`` attributes to records, for formatters.
+
+    Attach it to any handler (a console handler, say) to write
+    ``%(invocation_id)s`` in its format; outside an invocation both are empty strings.
+    The filter never rejects a record.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Stamp the record; always keep it."""
+        context = lookup_invocation()
+        if not hasattr(record, "invocation_id"):
+            record.invocation_id = context.invocation_id if context else ""
+        if not hasattr(record, "function_name"):
+            record.function_name = context.function_name if context else ""
+        return True

@@ -1,0 +1,212 @@
+"""``@instrument``: the invocation middleware for sync and async entry points.
+
+The worker binds arguments by parameter name and annotation, passes ``context`` only to a
+function that declares it, and decides between the thread pool and the event loop with
+``inspect.iscoroutinefunction``. The wrapper keeps all of that intact, and advertises a
+``context`` parameter when the user's function has none, so the telemetry always has the
+invocation id and trace context while the user's function receives only what it declared.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
+
+from .diagnostics import logger
+from .invocation import Invocation
+
+if TYPE_CHECKING:
+    import inspect
+
+__all__ = ["instrument", "is_instrumented"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+_MARK = "__azfunc_telemetry_instrumented__"
+
+_TRIGGERS = {
+    "HttpRequest": "httpTrigger",
+    "QueueMessage": "queueTrigger",
+    "TimerRequest": "timerTrigger",
+    "ServiceBusMessage": "serviceBusTrigger",
+    "EventHubEvent": "eventHubTrigger",
+    "EventGridEvent": "eventGridTrigger",
+    "InputStream": "blobTrigger",
+    "DocumentList": "cosmosDBTrigger",
+    "SqlRowList": "sqlTrigger",
+}
+
+
+def is_instrumented(func: Callable[..., Any]) -> bool:
+    """Whether ``func`` is already wrapped by :func:`instrument`."""
+    return bool(getattr(func, _MARK, False))
+
+
+@overload
+def instrument(func: F, /) -> F: ...
+
+
+@overload
+def instrument(*, name: str | None = None) -> Callable[[F], F]: ...
+
+
+def instrument(func: F | None = None, /, *, name: str | None = None) -> F | Callable[[F], F]:
+    """Instrument an Azure Functions entry point (``def`` or ``async def``).
+
+    Use it bare (``@instrument``) or with options (``@instrument(name="orders")``); for the v2
+    model put it *below* ``@app.route(...)`` and the other trigger decorators, or use
+    :func:`azfunc_telemetry.instrument_app` once for the whole app.
+
+    Each call: runs ``setup()`` the first time, makes the invocation current for the call (in
+    the function's own thread or task, reset afterwards), counts it in the concurrency tracker,
+    and queues a ``requests`` item (and an ``exceptions`` item when it raises; the very same
+    exception is re-raised).
+
+    Args:
+        func: the entry point.
+        name: the function name to report when the ``Context`` does not give one.
+
+    Raises:
+        TypeError: for generator functions, which the worker cannot run as entry points.
+    """
+    if func is None:
+        return lambda f: _wrap(f, name)
+    return _wrap(func, name)
+
+
+def _trigger_from_annotation(annotation: object) -> str | None:
+    label = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", "")
+    return _TRIGGERS.get(str(label).rsplit(".", 1)[-1])
+
+
+def _describe_call(
+    args: tuple[Any, ...], kwargs: dict[str, Any], known: str | None
+) -> tuple[str | None, str | None]:
+    """The trigger type and, for HTTP, the request URL, from the bound arguments."""
+    trigger = known
+    url = None
+    for value in (*args, *kwargs.values()):
+        kind = _TRIGGERS.get(type(value).__name__)
+        if kind is None:
+            continue
+        trigger = trigger or kind
+        if kind == "httpTrigger":
+            candidate = getattr(value, "url", None)
+            url = candidate if isinstance(candidate, str) else None
+        break
+    return trigger, url
+
+
+def _with_context_parameter(signature: inspect.Signature) -> inspect.Signature:
+    import inspect
+
+    parameters = list(signature.parameters.values())
+    extra = inspect.Parameter("context", inspect.Parameter.KEYWORD_ONLY, default=None)
+    if parameters and parameters[-1].kind is inspect.Parameter.VAR_KEYWORD:
+        parameters.insert(len(parameters) - 1, extra)
+    else:
+        parameters.append(extra)
+    return signature.replace(parameters=parameters)
+
+
+def _wrap(func: F, name: str | None) -> F:
+    import inspect  # at decoration, not at import: it is one of the heavier modules
+
+    if is_instrumented(func):
+        return func
+    if inspect.isgeneratorfunction(func) or inspect.isasyncgenfunction(func):
+        raise TypeError(
+            f"{func.__qualname__} is a generator function; Azure Functions entry points must "
+            "return a value, so azfunc_telemetry cannot instrument it. Collect the items into "
+            "a list and return that."
+        )
+    signature = inspect.signature(func)
+    declares_context = "context" in signature.parameters
+    context_index: int | None = None
+    if declares_context:
+        positional = [
+            p.name
+            for p in signature.parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
+        context_index = positional.index("context") if "context" in positional else None
+    known_trigger = next(
+        (
+            t
+            for t in (_trigger_from_annotation(p.annotation) for p in signature.parameters.values())
+            if t
+        ),
+        None,
+    )
+    default_name = name or func.__name__
+
+    def start(args: tuple[Any, ...], kwargs: dict[str, Any], mode: str) -> Invocation | None:
+        if declares_context:
+            context = kwargs.get("context")
+            if context is None and context_index is not None and len(args) > context_index:
+                context = args[context_index]
+        else:
+            context = kwargs.pop("context", None)
+        try:
+            trigger, url = _describe_call(args, kwargs, known_trigger)
+            invocation = Invocation(context, default_name, mode, trigger, url)
+            invocation.begin()
+        except Exception:
+            logger.exception("azfunc_telemetry could not start tracking an invocation")
+            return None
+        return invocation
+
+    def finish(invocation: Invocation | None, result: Any, error: BaseException | None) -> None:
+        if invocation is None:
+            return
+        try:
+            invocation.end(result=result, error=error)
+        except Exception:
+            logger.exception("azfunc_telemetry could not finish tracking an invocation")
+
+    if inspect.iscoroutinefunction(func):
+        coroutine_function = cast(Callable[..., Awaitable[Any]], func)
+
+        @functools.wraps(func)
+        async def async_entry(*args: Any, **kwargs: Any) -> Any:
+            invocation = start(args, kwargs, "async")
+            try:
+                result = await coroutine_function(*args, **kwargs)
+            except BaseException as error:
+                finish(invocation, None, error)
+                raise
+            finish(invocation, result, None)
+            return result
+
+        wrapper: Callable[..., Any] = async_entry
+    else:
+
+        @functools.wraps(func)
+        def sync_entry(*args: Any, **kwargs: Any) -> Any:
+            invocation = start(args, kwargs, "sync")
+            try:
+                result = func(*args, **kwargs)
+                if hasattr(result, "__await__"):
+                    _reject_awaitable(func, result)
+            except BaseException as error:
+                finish(invocation, None, error)
+                raise
+            finish(invocation, result, None)
+            return result
+
+        wrapper = sync_entry
+
+    if not declares_context:
+        wrapper.__signature__ = _with_context_parameter(signature)  # type: ignore[attr-defined]
+    setattr(wrapper, _MARK, True)
+    return cast(F, wrapper)
+
+
+def _reject_awaitable(func: Callable[..., Any], result: Any) -> None:
+    close = getattr(result, "close", None)
+    if callable(close):
+        close()
+    raise TypeError(
+        f"{func.__qualname__} is a plain function that returned an awaitable; the worker runs "
+        "it on the thread pool and would never await it. Declare it `async def`."
+    )

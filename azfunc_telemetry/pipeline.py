@@ -1,0 +1,327 @@
+"""The bounded queue between callers and the export thread, and the export thread itself.
+
+``submit()`` is the only part on the caller's path: a length check, a ``deque.append`` and, when
+a batch is ready, waking the thread. Everything else (building envelopes, scrubbing, sending,
+retrying, persisting, periodic metrics) happens on one daemon thread. ``flush`` and ``shutdown``
+are bounded by their timeouts whatever the endpoint does.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import weakref
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from .diagnostics import logger
+from .export import Envelope, Exporter
+from .stats import DeliveryStats, TelemetryStats
+
+if TYPE_CHECKING:
+    from .envelope import EnvelopeBuilder
+
+__all__ = ["Pipeline", "PeriodicTask"]
+
+_IDLE_WAIT_S = 1.0
+
+
+class _FlushRequest:
+    """A marker in the queue: everything before it must be delivered for the flush to pass."""
+
+    __slots__ = ("deadline", "done", "drops_baseline", "reached", "result")
+
+    def __init__(self, deadline: float, drops_baseline: int) -> None:
+        self.deadline = deadline
+        self.drops_baseline = drops_baseline
+        self.reached = False
+        self.done = threading.Event()
+        self.result = False
+
+
+class PeriodicTask:
+    """Work the export thread does every ``interval_s`` (and, if ``on_flush``, at each flush)."""
+
+    __slots__ = ("interval_s", "next_run", "on_flush", "run")
+
+    def __init__(
+        self, interval_s: float, run: Callable[[], None], *, on_flush: bool = False
+    ) -> None:
+        self.interval_s = interval_s
+        self.run = run
+        self.on_flush = on_flush
+        self.next_run = 0.0
+
+
+class Pipeline:
+    """Queue, export thread, flush and shutdown for one exporter."""
+
+    def __init__(
+        self,
+        *,
+        builder_factory: Callable[[], EnvelopeBuilder],
+        exporter_factory: Callable[[DeliveryStats], Exporter],
+        startup_probe: Callable[[], bool] = lambda: False,
+        capacity: int,
+        batch_size: int,
+        export_interval_s: float,
+        stats: DeliveryStats | None = None,
+    ) -> None:
+        self._builder_factory = builder_factory
+        self._exporter_factory = exporter_factory
+        self._startup_probe = startup_probe
+        self._capacity = capacity
+        self._batch_size = batch_size
+        self._interval_s = export_interval_s
+        self.stats = stats or DeliveryStats()
+        self._periodic: list[PeriodicTask] = []
+        self._start_state()
+        reference = weakref.WeakMethod(self._after_fork_in_child)
+        os.register_at_fork(after_in_child=lambda: _call_if_alive(reference))
+
+    def _start_state(self) -> None:
+        self._items: deque[object] = deque()
+        self._wake = threading.Event()
+        self._flushes: list[_FlushRequest] = []
+        self._flush_lock = threading.Lock()
+        self._stopping = False
+        self._stopped = threading.Event()
+        self._flush_drops = self.stats.dropped_total()
+        # Built on the export thread when first needed: their imports (http.client, ssl,
+        # traceback, opencensus storage) stay off the cold-start path.
+        self.exporter: Exporter | None = None
+        self._builder: EnvelopeBuilder | None = None
+        self._probed = False
+        self.excluded_threads: set[int] = set()
+        self._thread = threading.Thread(
+            target=self._run, name="azfunc-telemetry-export", daemon=True
+        )
+        self._thread.start()
+        if self._thread.ident is not None:
+            self.excluded_threads.add(self._thread.ident)
+
+    # -- caller side ----------------------------------------------------------------------
+
+    def submit(self, item: object) -> None:
+        """Queue one item without blocking; a full queue counts a drop instead."""
+        items = self._items
+        if len(items) >= self._capacity or self._stopping:
+            self.stats.queue_full()
+            return
+        items.append(item)
+        if len(items) >= self._batch_size and not self._wake.is_set():
+            self._wake.set()
+
+    def add_periodic(self, task: PeriodicTask) -> None:
+        """Run ``task`` on the export thread from now on."""
+        task.next_run = time.monotonic() + task.interval_s
+        self._periodic.append(task)
+        self._wake.set()
+
+    def flush(self, timeout_s: float) -> bool:
+        """Wait until everything submitted so far is accepted, at most ``timeout_s``.
+
+        Returns True only when nothing this process handed over is still pending and nothing
+        was lost since the previous flush.
+        """
+        if self._stopped.is_set() or not self._thread.is_alive():
+            return False
+        for task in self._periodic:
+            if task.on_flush:
+                # Collected here so the items sit before the marker and are part of the flush.
+                try:
+                    task.run()
+                except Exception:
+                    logger.exception("A periodic telemetry task failed")
+        request = _FlushRequest(
+            deadline=time.monotonic() + max(0.0, timeout_s),
+            drops_baseline=self._flush_drops,
+        )
+        with self._flush_lock:
+            self._flushes.append(request)
+        self._items.append(request)
+        self._wake.set()
+        finished = request.done.wait(max(0.0, timeout_s) + 0.05)
+        self._flush_drops = self.stats.dropped_total()
+        return finished and request.result
+
+    def snapshot(self) -> TelemetryStats:
+        """The delivery counters now."""
+        return self.stats.snapshot(queued=len(self._items), pending=self._pending())
+
+    def _pending(self) -> int:
+        exporter = self.exporter
+        return exporter.pending() if exporter is not None else 0
+
+    def _ensure_exporter(self) -> Exporter:
+        if self.exporter is None:
+            self._builder = self._builder_factory()
+            self.exporter = self._exporter_factory(self.stats)
+        return self.exporter
+
+    def shutdown(self, timeout_s: float) -> bool:
+        """Deliver what is queued and stop, within ``timeout_s``.
+
+        When the endpoint does not let that finish in time, whatever is still in memory
+        (queued, held for retry, or in flight) is written to local storage from this thread.
+        Returns whether the export thread finished on its own.
+        """
+        if self._stopped.is_set():
+            return True
+        deadline = time.monotonic() + max(0.0, timeout_s)
+        self._stopping = True
+        self._wake.set()
+        if threading.current_thread() is not self._thread:
+            self._thread.join(max(0.0, deadline - time.monotonic()))
+        clean = not self._thread.is_alive()
+        if not clean:
+            self._rescue()
+        if self.exporter is not None:
+            self.exporter.close()
+        self._stopped.set()
+        return clean
+
+    def _rescue(self) -> None:
+        """Save what a stuck export thread still holds; at-least-once, so a duplicate is fine."""
+        envelopes = self._drain_to_envelopes()
+        saved = self._ensure_exporter().persist_pending(envelopes)
+        self._resolve_flushes(force=True)
+        if saved:
+            logger.warning(
+                "The telemetry endpoint did not answer before exit; %d item(s) were saved to "
+                "local storage and will be sent by the next process.",
+                saved,
+            )
+
+    # -- export thread --------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait(self._wait_time())
+            self._wake.clear()
+            try:
+                self._cycle()
+            except Exception:  # never let the export thread die
+                logger.exception("The telemetry export thread hit an unexpected error")
+            if self._stopping and not self._items:
+                break
+        try:
+            if self._pending():
+                self._ensure_exporter().persist_pending()
+        finally:
+            self._resolve_flushes(force=True)
+
+    def _wait_time(self) -> float:
+        now = time.monotonic()
+        wait = self._interval_s if self._items else _IDLE_WAIT_S
+        due = self.exporter.next_due() if self.exporter is not None else None
+        if due is not None:
+            wait = min(wait, due - now)
+        for task in self._periodic:
+            wait = min(wait, task.next_run - now)
+        for request in list(self._flushes):
+            wait = min(wait, request.deadline - now)
+        return max(wait, 0.001)
+
+    def _cycle(self) -> None:
+        now = time.monotonic()
+        for task in self._periodic:
+            if now >= task.next_run:
+                task.next_run = now + task.interval_s
+                try:
+                    task.run()
+                except Exception:
+                    logger.exception("A periodic telemetry task failed")
+        if self.exporter is None:
+            if not self._probed:
+                self._probed = True
+                if self._startup_probe():
+                    self._ensure_exporter()
+            if self._items:
+                self._ensure_exporter()
+        while self._items:
+            self._export(self._take_batch())
+        if self.exporter is not None:
+            self.exporter.maintain(time.monotonic())
+        self._resolve_flushes(force=False)
+
+    def _take_batch(self) -> list[object]:
+        batch: list[object] = []
+        popleft = self._items.popleft
+        while len(batch) < self._batch_size:
+            try:
+                item = popleft()
+            except IndexError:
+                break
+            if isinstance(item, _FlushRequest):
+                item.reached = True
+                break
+            batch.append(item)
+        return batch
+
+    def _export(self, batch: list[object]) -> None:
+        envelopes = self._build(batch)
+        if envelopes:
+            self._ensure_exporter().export(envelopes)
+
+    def _build(self, batch: list[object]) -> list[Envelope]:
+        envelopes: list[Envelope] = []
+        self._ensure_exporter()
+        assert self._builder is not None
+        build = self._builder.build
+        for item in batch:
+            try:
+                envelope = build(item)
+            except Exception:
+                self.stats.add_dropped("unrepresentable", 1)
+                continue
+            if envelope is not None:
+                envelopes.append(envelope)
+        return envelopes
+
+    def _drain_to_envelopes(self) -> list[Envelope]:
+        batch: list[object] = []
+        while True:
+            try:
+                item = self._items.popleft()
+            except IndexError:
+                break
+            if not isinstance(item, _FlushRequest):
+                batch.append(item)
+        return self._build(batch)
+
+    def _resolve_flushes(self, *, force: bool) -> None:
+        if not self._flushes:
+            return
+        now = time.monotonic()
+        pending = self._pending()
+        with self._flush_lock:
+            remaining = []
+            for request in self._flushes:
+                delivered = request.reached and pending == 0
+                if delivered or force or now >= request.deadline:
+                    request.result = (
+                        delivered and self.stats.dropped_total() == request.drops_baseline
+                    )
+                    request.done.set()
+                else:
+                    remaining.append(request)
+            self._flushes = remaining
+
+    def _after_fork_in_child(self) -> None:
+        """A forked worker process gets its own queue, thread and connection."""
+        if self._stopped.is_set():
+            return
+        self._start_state()
+
+
+def _call_if_alive(reference: weakref.WeakMethod[Callable[[], None]]) -> None:
+    method = reference()
+    if method is not None:
+        try:
+            method()
+        except Exception:
+            logging.getLogger("azfunc_telemetry").exception("Restarting telemetry after fork failed")

@@ -1,0 +1,147 @@
+"""Making envelopes safe to send: secrets scrubbed, sizes within the service's limits.
+
+Both run on the export thread, never in the caller's: the logging call pays nothing for them.
+The service rejects or silently cuts oversized fields, so we cut first and leave a visible
+marker, and a secret that reached a log message must still never leave the process.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+__all__ = [
+    "MAX_ITEM_BYTES",
+    "MAX_MESSAGE",
+    "MAX_NAME",
+    "MAX_PROPERTIES",
+    "MAX_PROPERTY_KEY",
+    "MAX_PROPERTY_VALUE",
+    "MAX_URL",
+    "REDACTED",
+    "Scrubber",
+    "safe_str",
+    "truncate",
+]
+
+MAX_MESSAGE = 32768
+MAX_PROPERTY_KEY = 150
+MAX_PROPERTY_VALUE = 8192
+MAX_PROPERTIES = 200
+MAX_NAME = 1024
+MAX_URL = 2048
+MAX_ITEM_BYTES = 64 * 1024
+REDACTED = "[REDACTED]"
+
+# Each pattern keeps its first group (the label) and replaces the rest of the match.
+_BUILTIN_PATTERNS = (
+    # Connection-string fields: App Insights, Storage, Service Bus, Event Hubs, SQL.
+    r"((?:InstrumentationKey|AccountKey|SharedAccessKey|SharedAccessSignature|Password|Pwd)\s*=\s*)"
+    r"[^;\s\"']+",
+    # Function keys and SAS signatures in URLs and query strings.
+    r"([?&;](?:code|sig)=)[^&\s\"'#]+",
+    r"(\bsig=)[^&\s\"'#;]+",
+    # Headers written as "name: value", name=value or in a repr'd dict.
+    r"((?:x-functions-key|authorization|proxy-authorization|cookie|set-cookie|x-api-key|"
+    r"ocp-apim-subscription-key)[\"']?\s*[:=]\s*[\"']?)[^\"'\r\n,}]+",
+    # Bearer tokens anywhere.
+    r"(\bBearer\s+)[A-Za-z0-9\-._~+/]+=*",
+    # JSON Web Tokens anywhere (header.payload.signature).
+    r"()\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*",
+)
+_SENSITIVE_KEY = re.compile(
+    r"(authorization|cookie|password|passwd|secret|token|x-functions-key|api[-_]?key|"
+    r"connection[-_]?string|access[-_]?key|sas)",
+    re.IGNORECASE,
+)
+
+
+def safe_str(value: object) -> str:
+    """``str(value)`` that never raises, for objects whose ``__str__``/``__repr__`` are broken."""
+    if isinstance(value, str):
+        return value
+    try:
+        return str(value)
+    except Exception:
+        try:
+            return repr(value)
+        except Exception:
+            return f"<unprintable {type(value).__name__}>"
+
+
+def truncate(text: str, limit: int) -> str:
+    """Cut ``text`` to ``limit`` characters, ending with a marker that says how much was cut."""
+    if len(text) <= limit:
+        return text
+    marker = f"...[truncated {len(text) - limit} chars]"
+    keep = max(0, limit - len(marker))
+    return text[:keep] + marker[: limit - keep]
+
+
+class Scrubber:
+    """Replaces secrets with ``[REDACTED]``; users may add their own regular expressions.
+
+    A user pattern with a capturing group keeps the group (the label) and redacts the rest of
+    the match; without a group the whole match is redacted.
+    """
+
+    def __init__(self, extra_patterns: Iterable[str] = ()) -> None:
+        self._rules: list[tuple[re.Pattern[str], bool]] = [
+            (re.compile(p, re.IGNORECASE), True) for p in _BUILTIN_PATTERNS
+        ]
+        for pattern in extra_patterns:
+            compiled = re.compile(pattern)
+            self._rules.append((compiled, compiled.groups > 0))
+        self._quick = re.compile(
+            r"(?i)key|sig=|code=|auth|cookie|bearer|eyJ|password|pwd|secret"
+            + "".join("|" + p for p in extra_patterns)
+        )
+
+    def scrub(self, text: str) -> str:
+        """Return ``text`` with every secret the rules know replaced."""
+        if not text or not self._quick.search(text):
+            return text
+        for rule, keep_label in self._rules:
+            text = rule.sub(
+                (lambda m: m.group(1) + REDACTED) if keep_label else REDACTED,
+                text,
+            )
+        return text
+
+    def properties(self, props: Mapping[str, Any]) -> dict[str, str]:
+        """Scrub, stringify and cut custom dimensions to the service's limits."""
+        result: dict[str, str] = {}
+        dropped = 0
+        for key, value in props.items():
+            if len(result) >= MAX_PROPERTIES:
+                dropped += 1
+                continue
+            name = truncate(safe_str(key), MAX_PROPERTY_KEY)
+            text = value if isinstance(value, str) else _to_text(value)
+            if _SENSITIVE_KEY.search(name) and text:
+                text = REDACTED
+            else:
+                text = self.scrub(text)
+            result[name] = truncate(text, MAX_PROPERTY_VALUE)
+        if dropped:
+            result["_truncated_properties"] = str(dropped)
+        return result
+
+
+def _to_text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="backslashreplace")
+    if isinstance(value, dict | list | tuple):
+        try:
+            return json.dumps(value, default=safe_str, ensure_ascii=False)
+        except Exception:
+            return safe_str(value)
+    return safe_str(value)

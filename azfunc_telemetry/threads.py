@@ -1,0 +1,91 @@
+"""Carrying the invocation into the user's own threads and executors.
+
+``threading.Thread`` and ``ThreadPoolExecutor`` start their work with an empty ``contextvars``
+context, so records logged there lose the invocation. These helpers copy the caller's context
+into the thread and, while the work runs, also stamp the worker's own mechanisms
+(``context.thread_local_storage.invocation_id`` and, on the 3.13+ runtime, its
+``invocation_id_cv``) so the Functions host keeps those records in its own log stream too.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import sys
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, ParamSpec, TypeVar
+
+from .context import current_invocation, worker_storages
+
+__all__ = ["InvocationExecutor", "wrap_in_invocation"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+_MISSING = object()
+
+
+def _stamp_worker(invocation_id: str) -> Callable[[], None]:
+    """Set the worker's thread-local id (and the runtime's variable); return the undo."""
+    undo: list[Callable[[], None]] = []
+    for storage in worker_storages():
+        previous = getattr(storage, "invocation_id", _MISSING)
+        storage.invocation_id = invocation_id
+
+        def restore(storage: Any = storage, previous: object = previous) -> None:
+            if previous is _MISSING:
+                storage.__dict__.pop("invocation_id", None)
+            else:
+                storage.invocation_id = previous
+
+        undo.append(restore)
+    runtime = sys.modules.get("azure_functions_runtime")
+    variable = getattr(runtime, "invocation_id_cv", None) if runtime else None
+    if variable is not None:
+        try:
+            token = variable.set(invocation_id)
+            undo.append(lambda: variable.reset(token))
+        except Exception:  # pragma: no cover - a runtime that changed its variable's type
+            pass
+
+    def undo_all() -> None:
+        for step in reversed(undo):
+            step()
+
+    return undo_all
+
+
+def wrap_in_invocation(fn: Callable[P, R]) -> Callable[P, R]:
+    """Bind ``fn`` to the invocation running now, wherever it is later called.
+
+    Use it for ``threading.Thread(target=wrap_in_invocation(work))``, ``loop.run_in_executor``
+    or any callback handed to another thread. The context is captured at wrap time; each call
+    runs in its own copy of it, so the wrapped callable may run in several threads at once.
+    Outside an invocation it still carries the caller's context variables.
+    """
+    captured = contextvars.copy_context()
+    invocation = current_invocation()
+
+    @functools.wraps(fn)
+    def run_in_captured_context(*args: P.args, **kwargs: P.kwargs) -> R:
+        undo = _stamp_worker(invocation.invocation_id) if invocation is not None else None
+        try:
+            return captured.copy().run(fn, *args, **kwargs)
+        finally:
+            if undo is not None:
+                undo()
+
+    return run_in_captured_context
+
+
+class InvocationExecutor(ThreadPoolExecutor):
+    """A ``ThreadPoolExecutor`` whose tasks run in the invocation that submitted them.
+
+    A drop-in replacement: ``with InvocationExecutor(max_workers=8) as pool: pool.map(...)``.
+    Each ``submit`` (and so ``map``) captures the submitter's context, so one executor can be
+    shared across concurrent invocations and every task still logs under its own invocation.
+    """
+
+    def submit(self, fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> Future[R]:
+        """Schedule ``fn`` like ``ThreadPoolExecutor.submit``, inside the caller's invocation."""
+        return super().submit(wrap_in_invocation(fn), *args, **kwargs)

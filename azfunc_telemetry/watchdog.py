@@ -1,0 +1,67 @@
+"""A warning before the host's ``functionTimeout`` kills a slow invocation.
+
+When the host times an invocation out it recycles the worker, and the function's own logs
+never say why. The export thread looks at the running invocations about once a second and logs
+one warning, tagged with the invocation, when one passes ``timeout_warning_ratio`` (0.8 by
+default) of the timeout from ``host.json``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from .diagnostics import logger
+from .hostjson import read_host_settings
+from .invocation import running_invocations
+from .pipeline import PeriodicTask
+from .runtime import Runtime, register_periodic
+
+__all__ = ["timeout_watchdog"]
+
+
+def timeout_watchdog(runtime: Runtime) -> PeriodicTask | None:
+    """The periodic check for ``runtime``, or ``None`` when there is no timeout to watch."""
+    ratio = runtime.config.timeout_warning_ratio
+    settings = read_host_settings()
+    timeout_s = settings.function_timeout_s
+    if not ratio or not timeout_s or runtime.pipeline is None:
+        return None
+    pipeline = runtime.pipeline
+    threshold_s = timeout_s * ratio
+    warned: set[str] = set()
+
+    def check() -> None:
+        now = time.monotonic()
+        running = running_invocations()
+        warned.intersection_update(context.invocation_id for _, context in running)
+        for started, context in running:
+            elapsed = now - started
+            if elapsed < threshold_s or context.invocation_id in warned:
+                continue
+            warned.add(context.invocation_id)
+            record = logger.makeRecord(
+                logger.name,
+                logging.WARNING,
+                __file__,
+                0,
+                "Invocation %s of %s has run for %.1f s, %.0f%% of the function timeout "
+                "(%.0f s, from %s); the host will stop it at the timeout.",
+                (
+                    context.invocation_id,
+                    context.function_name,
+                    elapsed,
+                    100 * elapsed / timeout_s,
+                    timeout_s,
+                    settings.timeout_source,
+                ),
+                None,
+                extra={"elapsed_s": round(elapsed, 3), "function_timeout_s": timeout_s},
+            )
+            pipeline.submit((record, context, record.getMessage()))
+            logger.handle(record)
+
+    return PeriodicTask(min(1.0, max(0.05, threshold_s / 20)), check)
+
+
+register_periodic(timeout_watchdog)
