@@ -1,0 +1,134 @@
+"""Runs a parsed script against a :class:`~.result.TableSource`.
+
+``let`` statements are evaluated first, in order: a scalar ``let`` becomes a value visible to every
+later expression, and a tabular one (``let failed = requests | where success == false;`` or a
+plain alias ``let r = requests;``) becomes a table that later pipelines and join subqueries can
+start from. The query's pipeline then runs operator by operator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from . import syntax as ast
+from . import tabular
+from .errors import KqlError
+from .expressions import ExpressionEvaluator
+from .joins import join_tables
+from .parser import parse
+from .result import QueryResult, Table, TableSource
+from .values import UTC
+
+__all__ = ["run_query"]
+
+_OperatorImpl = Callable[[Any, Table, ExpressionEvaluator], Table]
+_OPERATORS: dict[type, _OperatorImpl] = {
+    ast.Where: tabular.where,
+    ast.Project: tabular.project,
+    ast.ProjectAway: tabular.project_away,
+    ast.ProjectRename: tabular.project_rename,
+    ast.Extend: tabular.extend,
+    ast.Summarize: tabular.summarize,
+    ast.Sort: tabular.sort,
+    ast.Top: tabular.top,
+    ast.Take: tabular.take,
+    ast.Count: tabular.count,
+    ast.Distinct: tabular.distinct,
+}
+
+
+def _as_utc(value: Any) -> Any:
+    """Treat naive datetimes as UTC so they compare with the aware ones literals produce."""
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+class _Evaluator:
+    """Holds one query run's ``let`` bindings and reads source tables on demand."""
+
+    def __init__(self, source: TableSource, now: datetime) -> None:
+        self.source = source
+        self.scalars: dict[str, Any] = {}
+        self.tables: dict[str, Table] = {}
+        self.exprs = ExpressionEvaluator(now, self.scalars)
+
+    def run(self, script: ast.Script) -> Table:
+        for statement in script.lets:
+            value = statement.value
+            if isinstance(value, ast.Query):
+                self.tables[statement.name] = self.query(value)
+            elif isinstance(value, ast.ColumnRef) and self._is_table(value.name):
+                self.tables[statement.name] = self.table(ast.TableRef(value.name, value.pos))
+            else:
+                self.exprs.check(value, ())
+                self.scalars[statement.name] = self.exprs.evaluate(value, {})
+        return self.query(script.query)
+
+    def _is_table(self, name: str) -> bool:
+        if name in self.tables:
+            return True
+        try:
+            return bool(self.source.columns(name))
+        except (LookupError, ValueError):
+            return False
+
+    def table(self, ref: ast.TableRef) -> Table:
+        if ref.name in self.tables:
+            stored = self.tables[ref.name]
+            return Table(list(stored.columns), list(stored.rows))
+        try:
+            columns = list(self.source.columns(ref.name))
+        except (LookupError, ValueError):
+            columns = []
+        if not columns:
+            raise KqlError(self._unknown_table_message(ref.name), ref.pos)
+        rows = [
+            {name: _as_utc(raw.get(name)) for name in columns} for raw in self.source.rows(ref.name)
+        ]
+        return Table(columns, rows)
+
+    def _unknown_table_message(self, name: str) -> str:
+        message = f"unknown table '{name}'"
+        known = [str(table) for table in getattr(self.source, "TABLES", ())]
+        known += list(self.tables)
+        close = [table for table in known if table.lower() == name.lower()]
+        if close:
+            message += f" (did you mean '{close[0]}'?)"
+        elif known:
+            message += f"; known tables: {', '.join(known)}"
+        return message
+
+    def query(self, query: ast.Query) -> Table:
+        source = query.source
+        table = self.query(source) if isinstance(source, ast.Query) else self.table(source)
+        for operator in query.operators:
+            if isinstance(operator, ast.Join):
+                table = join_tables(operator, table, self.query(operator.right))
+            else:
+                table = _OPERATORS[type(operator)](operator, table, self.exprs)
+        return table
+
+
+def run_query(text: str, source: TableSource, *, now: datetime | None = None) -> QueryResult:
+    """Run a Kusto query against local tables.
+
+    Args:
+        text: The query, e.g. ``requests | summarize count() by name``.
+        source: Where tables are read from (the local telemetry store or any
+            :class:`~.result.TableSource`).
+        now: The instant ``now()`` and ``ago()`` refer to; defaults to the current UTC time. A
+            naive datetime is taken to be UTC.
+
+    Returns:
+        The result table.
+
+    Raises:
+        KqlError: For a syntax error, an unknown table/column/function, an operator outside the
+            supported subset, or a type error; ``position`` points into ``text``.
+    """
+    script = parse(text)
+    instant = datetime.now(UTC) if now is None else _as_utc(now)
+    return _Evaluator(source, instant).run(script).to_result()

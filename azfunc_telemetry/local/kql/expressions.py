@@ -1,0 +1,279 @@
+"""Checking and evaluating scalar expressions against one row.
+
+Checking happens once per operator, before any row is read, so an unknown column or function is
+reported at its position even when the table is empty. Evaluation then walks the tree per row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from . import syntax as ast
+from .aggregates import AGGREGATE_FUNCTIONS
+from .errors import EvaluationError, KqlError
+from .expression_parser import STRING_OPERATORS
+from .functions import SCALAR_FUNCTIONS
+from .operations import arithmetic, compare, logical, string_match, unary, values_equal
+
+__all__ = ["ExpressionEvaluator", "aggregate_calls", "infer_name", "unique_name"]
+
+_COMPARISONS = frozenset(("==", "!=", "<", "<=", ">", ">=", "=~", "!~"))
+_STRING_OPS = STRING_OPERATORS | {"!" + op for op in STRING_OPERATORS} | {"matches regex"}
+# Kusto names the result of these calls after their first argument: bin(timestamp, 1m) -> timestamp.
+_NAME_PRESERVING = frozenset(
+    (
+        "bin", "floor", "tostring", "toint", "tolong", "todouble", "toreal", "tobool",
+        "toboolean", "todatetime", "totimespan", "todynamic", "parse_json", "startofday",
+        "startofweek", "startofmonth", "startofyear",
+    )
+)  # fmt: skip
+
+
+def infer_name(expr: ast.Expr) -> str | None:
+    """The column name Kusto derives for an unnamed expression, or None for ``ColumnN``.
+
+    ``customDimensions.key`` and ``customDimensions["key"]`` both become ``customDimensions_key``.
+    """
+    if isinstance(expr, ast.ColumnRef):
+        return expr.name
+    if isinstance(expr, ast.Member):
+        base = infer_name(expr.base)
+        return f"{base}_{expr.key}" if base else None
+    if isinstance(expr, ast.Index) and isinstance(expr.index, ast.Literal):
+        base = infer_name(expr.base)
+        key = expr.index.value
+        return f"{base}_{key}" if base and isinstance(key, (str, int)) else None
+    if isinstance(expr, ast.Call) and expr.name in _NAME_PRESERVING and expr.args:
+        return infer_name(expr.args[0])
+    return None
+
+
+def unique_name(name: str | None, taken: Collection[str]) -> str:
+    """``name`` if free, else ``name1``, ``name2``...; None becomes ``Column1``, ``Column2``..."""
+    if name is not None and name not in taken:
+        return name
+    base = name or "Column"
+    number = 1
+    while f"{base}{number}" in taken:
+        number += 1
+    return f"{base}{number}"
+
+
+def aggregate_calls(expr: ast.Expr) -> Iterator[ast.Call]:
+    """The aggregate calls in ``expr`` (not descending into them)."""
+    if isinstance(expr, ast.Call) and expr.name in AGGREGATE_FUNCTIONS:
+        yield expr
+        return
+    for child in _children(expr):
+        yield from aggregate_calls(child)
+
+
+def _children(expr: ast.Expr) -> tuple[ast.Expr, ...]:
+    if isinstance(expr, ast.Member):
+        return (expr.base,)
+    if isinstance(expr, ast.Unary):
+        return (expr.operand,)
+    if isinstance(expr, ast.Index):
+        return (expr.base, expr.index)
+    if isinstance(expr, ast.Call):
+        return expr.args
+    if isinstance(expr, ast.Binary):
+        return (expr.left, expr.right)
+    if isinstance(expr, ast.InList):
+        return (expr.left, *expr.items)
+    if isinstance(expr, ast.Between):
+        return (expr.left, expr.low, expr.high)
+    return ()
+
+
+class ExpressionEvaluator:
+    """Checks and evaluates expressions with the query's ``let`` values and fixed ``now``."""
+
+    def __init__(self, now: datetime, lets: Mapping[str, Any]) -> None:
+        self.now = now
+        self.lets = lets
+
+    # --- checking -------------------------------------------------------------------------------
+
+    def check(
+        self,
+        expr: ast.Expr,
+        columns: Collection[str],
+        *,
+        aggregate_columns: Collection[str] | None = None,
+    ) -> None:
+        """Verify every name and call in ``expr``.
+
+        Args:
+            expr: The expression to check.
+            columns: Columns visible to the expression.
+            aggregate_columns: Columns visible inside aggregate calls; None means aggregates are
+                not allowed here (anywhere outside ``summarize``).
+
+        Raises:
+            KqlError: At the first unknown column or function, or a wrong argument count.
+        """
+        if isinstance(expr, ast.ColumnRef):
+            if expr.name not in columns and expr.name not in self.lets:
+                raise KqlError(_unknown_column_message(expr.name, columns), expr.pos)
+            return
+        if isinstance(expr, ast.Call):
+            self._check_call(expr, columns, aggregate_columns)
+            return
+        for child in _children(expr):
+            self.check(child, columns, aggregate_columns=aggregate_columns)
+
+    def _check_call(
+        self,
+        call: ast.Call,
+        columns: Collection[str],
+        aggregate_columns: Collection[str] | None,
+    ) -> None:
+        aggregate = AGGREGATE_FUNCTIONS.get(call.name)
+        if aggregate is not None:
+            if aggregate_columns is None:
+                raise KqlError(
+                    f"aggregate function '{call.name}' can only be used in summarize", call.pos
+                )
+            _check_arity(call, aggregate.min_args, aggregate.max_args)
+            for index, arg in enumerate(call.args):
+                visible = aggregate_columns if index < aggregate.row_args else ()
+                self.check(arg, visible)
+            return
+        scalar = SCALAR_FUNCTIONS.get(call.name)
+        if scalar is None:
+            raise KqlError(f"unknown function '{call.name}'", call.pos)
+        _check_arity(call, scalar.min_args, scalar.max_args)
+        for arg in call.args:
+            self.check(arg, columns, aggregate_columns=aggregate_columns)
+
+    # --- evaluation -----------------------------------------------------------------------------
+
+    def evaluate(
+        self,
+        expr: ast.Expr,
+        row: Mapping[str, Any],
+        aggregates: Mapping[int, Any] | None = None,
+    ) -> Any:
+        """Compute ``expr`` for one row.
+
+        Args:
+            expr: A checked expression.
+            row: Column values of the current row.
+            aggregates: Precomputed aggregate results keyed by ``id()`` of their call node
+                (inside ``summarize`` only).
+        """
+        if isinstance(expr, ast.Literal):
+            return expr.value
+        if isinstance(expr, ast.ColumnRef):
+            return row[expr.name] if expr.name in row else self.lets.get(expr.name)
+        if isinstance(expr, ast.Binary):
+            return self._binary(expr, row, aggregates)
+        if isinstance(expr, ast.Call):
+            if aggregates is not None and id(expr) in aggregates:
+                return aggregates[id(expr)]
+            args = [self.evaluate(arg, row, aggregates) for arg in expr.args]
+            try:
+                return SCALAR_FUNCTIONS[expr.name].impl(args, self.now)
+            except EvaluationError as error:
+                raise KqlError(str(error), expr.pos) from None
+        if isinstance(expr, ast.Member):
+            base = self.evaluate(expr.base, row, aggregates)
+            return base.get(expr.key) if isinstance(base, dict) else None
+        if isinstance(expr, ast.Index):
+            return _index(
+                self.evaluate(expr.base, row, aggregates),
+                self.evaluate(expr.index, row, aggregates),
+            )
+        if isinstance(expr, ast.Unary):
+            operand = self.evaluate(expr.operand, row, aggregates)
+            try:
+                return unary(expr.op, operand)
+            except EvaluationError as error:
+                raise KqlError(str(error), expr.pos) from None
+        if isinstance(expr, ast.InList):
+            return self._in_list(expr, row, aggregates)
+        return self._between(expr, row, aggregates)
+
+    def _binary(
+        self, expr: ast.Binary, row: Mapping[str, Any], aggregates: Mapping[int, Any] | None
+    ) -> Any:
+        left = self.evaluate(expr.left, row, aggregates)
+        op = expr.op
+        try:
+            if op in ("and", "or"):
+                # Short-circuit so the right side is only evaluated when it can matter.
+                if (op == "and" and left is False) or (op == "or" and left is True):
+                    return logical(op, left, None)
+                return logical(op, left, self.evaluate(expr.right, row, aggregates))
+            right = self.evaluate(expr.right, row, aggregates)
+            if op in _COMPARISONS:
+                return compare(op, left, right)
+            if op in _STRING_OPS:
+                return string_match(op, left, right)
+            return arithmetic(op, left, right)
+        except EvaluationError as error:
+            raise KqlError(str(error), expr.pos) from None
+
+    def _in_list(
+        self, expr: ast.InList, row: Mapping[str, Any], aggregates: Mapping[int, Any] | None
+    ) -> bool | None:
+        left = self.evaluate(expr.left, row, aggregates)
+        if left is None:
+            return None
+        candidates: list[Any] = []
+        for item in expr.items:
+            value = self.evaluate(item, row, aggregates)
+            candidates.extend(value if isinstance(value, list) else [value])
+        found = any(
+            values_equal(left, candidate, case_insensitive=expr.case_insensitive) is True
+            for candidate in candidates
+        )
+        return not found if expr.negated else found
+
+    def _between(
+        self, expr: ast.Between, row: Mapping[str, Any], aggregates: Mapping[int, Any] | None
+    ) -> bool | None:
+        value = self.evaluate(expr.left, row, aggregates)
+        low = self.evaluate(expr.low, row, aggregates)
+        high = self.evaluate(expr.high, row, aggregates)
+        if isinstance(low, datetime) and isinstance(high, timedelta):
+            high = low + high  # `between (start .. 1h)` means an hour from start
+        within = logical("and", compare(">=", value, low), compare("<=", value, high))
+        if within is None:
+            return None
+        return not within if expr.negated else within
+
+
+def _index(base: Any, key: Any) -> Any:
+    if isinstance(base, dict) and isinstance(key, str):
+        return base.get(key)
+    if isinstance(base, list) and isinstance(key, int) and not isinstance(key, bool):
+        return base[key] if -len(base) <= key < len(base) else None
+    return None
+
+
+def _check_arity(call: ast.Call, min_args: int, max_args: int | None) -> None:
+    count = len(call.args)
+    if count >= min_args and (max_args is None or count <= max_args):
+        return
+    if max_args is None:
+        expected = f"at least {min_args}"
+    elif min_args == max_args:
+        expected = str(min_args)
+    else:
+        expected = f"{min_args} to {max_args}"
+    plural = "" if expected == "1" else "s"
+    raise KqlError(
+        f"function '{call.name}' expects {expected} argument{plural}, got {count}", call.pos
+    )
+
+
+def _unknown_column_message(name: str, columns: Collection[str]) -> str:
+    message = f"unknown column '{name}'"
+    matches = [column for column in columns if column.lower() == name.lower()]
+    if matches:
+        message += f" (did you mean '{matches[0]}'? column names are case-sensitive)"
+    return message
