@@ -1,0 +1,43 @@
+"""Shared fixtures: every test starts with no telemetry pipeline and a clean environment."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+
+import pytest
+
+import azfunc_telemetry
+from azfunc_telemetry import diagnostics
+
+_ENV_PREFIXES = ("APPLICATIONINSIGHTS_", "APPINSIGHTS_", "AZFUNC_TELEMETRY_")
+_ENV_NAMES = (
+    "PYTHON_THREADPOOL_THREAD_COUNT",
+    "FUNCTIONS_WORKER_RUNTIME",
+    "AzureWebJobsScriptRoot",
+    "WEBSITE_SITE_NAME",
+    "WEBSITE_INSTANCE_ID",
+    "WEBSITE_SKU",
+)
+
+
+@pytest.fixture(autouse=True)
+def clean_telemetry(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """No leftover pipeline, handler, warning memory or settings between tests."""
+    for name in list(os.environ):
+        if name.startswith(_ENV_PREFIXES) or name in _ENV_NAMES:
+            monkeypatch.delenv(name, raising=False)
+    # Keep local storage of every test out of the shared temp directory.
+    monkeypatch.setenv("AZFUNC_TELEMETRY_STORAGE_PATH", str(tmp_path_factory.mktemp("storage")))
+    root = logging.getLogger()
+    level = root.level
+    handlers = list(root.handlers)
+    diagnostics.forget_warnings()
+    yield
+    azfunc_telemetry.shutdown(0.5)
+    diagnostics.forget_warnings()
+    root.setLevel(level)
+    for handler in list(root.handlers):
+        if handler not in handlers:
+            root.removeHandler(handler)
