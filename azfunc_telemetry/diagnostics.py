@@ -17,6 +17,7 @@ logger = logging.getLogger("azfunc_telemetry")
 
 _said: set[str] = set()
 _said_lock = threading.Lock()
+_limiters: list[RateLimitedWarning] = []
 
 
 def warn_once(key: str, message: str, *args: object) -> bool:
@@ -36,6 +37,9 @@ def forget_warnings() -> None:
     """Allow every warning to be said again (a fresh :func:`azfunc_telemetry.setup`)."""
     with _said_lock:
         _said.clear()
+        limiters = list(_limiters)
+    for limiter in limiters:
+        limiter.reset()
 
 
 class RateLimitedWarning:
@@ -46,6 +50,14 @@ class RateLimitedWarning:
         self._next_ns = 0
         self._held_back = 0
         self._lock = threading.Lock()
+        with _said_lock:
+            _limiters.append(self)
+
+    def reset(self) -> None:
+        """Forget when the warning was last said."""
+        with self._lock:
+            self._next_ns = 0
+            self._held_back = 0
 
     def warn(self, message: str, *args: object) -> bool:
         """Log now if the interval has passed; otherwise count it. Returns whether logged."""

@@ -10,6 +10,7 @@ import pytest
 
 import azfunc_telemetry
 from azfunc_telemetry import diagnostics
+from azfunc_telemetry.runtime import tracker
 
 _ENV_PREFIXES = ("APPLICATIONINSIGHTS_", "APPINSIGHTS_", "AZFUNC_TELEMETRY_")
 _ENV_NAMES = (
@@ -34,6 +35,7 @@ def clean_telemetry(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.Te
     level = root.level
     handlers = list(root.handlers)
     diagnostics.forget_warnings()
+    tracker().snapshot()  # start each test with a fresh concurrency interval
     yield
     azfunc_telemetry.shutdown(0.5)
     diagnostics.forget_warnings()
