@@ -65,15 +65,20 @@ def wrap_in_invocation(fn: Callable[P, R]) -> Callable[P, R]:
     """
     captured = contextvars.copy_context()
     invocation = current_invocation()
+    invocation_id = invocation.invocation_id if invocation is not None else None
 
-    @functools.wraps(fn)
-    def run_in_captured_context(*args: P.args, **kwargs: P.kwargs) -> R:
-        undo = _stamp_worker(invocation.invocation_id) if invocation is not None else None
+    def stamped(*args: P.args, **kwargs: P.kwargs) -> R:
+        # Runs inside the copied context, so the runtime's variable is set where fn runs.
+        undo = _stamp_worker(invocation_id) if invocation_id is not None else None
         try:
-            return captured.copy().run(fn, *args, **kwargs)
+            return fn(*args, **kwargs)
         finally:
             if undo is not None:
                 undo()
+
+    @functools.wraps(fn)
+    def run_in_captured_context(*args: P.args, **kwargs: P.kwargs) -> R:
+        return captured.copy().run(stamped, *args, **kwargs)
 
     return run_in_captured_context
 
