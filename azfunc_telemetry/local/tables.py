@@ -1,0 +1,82 @@
+"""The classic Application Insights tables and their columns, as the local tooling lays them out.
+
+One definition serves the envelope mapping (:mod:`azfunc_telemetry.local.rows`) and the SQLite
+schema (:mod:`azfunc_telemetry.local.store`) that the KQL engine reads, so queries written against
+``traces``, ``requests``, ``dependencies``, ``exceptions``, ``customMetrics`` and ``customEvents``
+see the columns and Kusto types they see in the portal.
+"""
+
+from __future__ import annotations
+
+__all__ = ["COLUMN_TYPES", "TABLES"]
+
+_COMMON_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("timestamp", "datetime"),
+    ("itemType", "string"),
+    ("itemId", "string"),
+    ("itemCount", "long"),
+    ("iKey", "string"),
+    ("operation_Id", "string"),
+    ("operation_ParentId", "string"),
+    ("operation_Name", "string"),
+    ("cloud_RoleName", "string"),
+    ("cloud_RoleInstance", "string"),
+    ("sdkVersion", "string"),
+    ("customDimensions", "dynamic"),
+    ("customMeasurements", "dynamic"),
+)
+
+_TABLE_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
+    "traces": (("message", "string"), ("severityLevel", "int")),
+    "requests": (
+        ("id", "string"),
+        ("name", "string"),
+        ("url", "string"),
+        ("source", "string"),
+        ("resultCode", "string"),
+        ("success", "bool"),
+        ("duration", "real"),
+    ),
+    "dependencies": (
+        ("id", "string"),
+        ("name", "string"),
+        ("data", "string"),
+        ("target", "string"),
+        ("type", "string"),
+        ("resultCode", "string"),
+        ("success", "bool"),
+        ("duration", "real"),
+    ),
+    "exceptions": (
+        ("type", "string"),
+        ("outerType", "string"),
+        ("message", "string"),
+        ("outerMessage", "string"),
+        ("innermostType", "string"),
+        ("innermostMessage", "string"),
+        ("method", "string"),
+        ("assembly", "string"),
+        ("details", "dynamic"),
+        ("severityLevel", "int"),
+        ("problemId", "string"),
+    ),
+    "customMetrics": (
+        ("name", "string"),
+        ("value", "real"),
+        ("valueCount", "long"),
+        ("valueSum", "real"),
+        ("valueMin", "real"),
+        ("valueMax", "real"),
+        ("valueStdDev", "real"),
+    ),
+    "customEvents": (("name", "string"),),
+}
+
+TABLES: tuple[str, ...] = tuple(_TABLE_COLUMNS)
+"""The classic Application Insights tables the store keeps."""
+
+COLUMN_TYPES: dict[str, dict[str, str]] = {
+    table: dict(_COMMON_COLUMNS + columns) for table, columns in _TABLE_COLUMNS.items()
+}
+"""Per table, column name to Kusto type (``datetime``, ``string``, ``long``, ``int``,
+``real``, ``bool``, ``dynamic``), in column order."""
