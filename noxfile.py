@@ -1,4 +1,6 @@
-"""Developer and CI sessions. ``nox`` alone runs what CI runs (lint, typecheck, tests, samples, bench_smoke).
+"""Developer and CI sessions. ``nox`` alone runs what CI runs.
+
+The default sessions are lint, typecheck, tests, samples and bench_smoke.
 
 Sessions run with the interpreter nox itself runs on, so CI needs only one Python. The
 ``tests_all`` session runs the suite on every supported Python that is installed; with ``CI`` set
@@ -70,4 +72,6 @@ def bench(session: nox.Session) -> None:
 def bench_smoke(session: nox.Session) -> None:
     """The benchmarks in a fast smoke mode: they run, the numbers are not judged."""
     session.install(".[dev]")
-    session.run("python", "-m", "bench", "--smoke", "--out", os.path.join(session.create_tmp(), "bench"))
+    session.run(
+        "python", "-m", "bench", "--smoke", "--out", os.path.join(session.create_tmp(), "bench")
+    )

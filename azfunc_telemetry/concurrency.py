@@ -27,11 +27,16 @@ HOST_DEFAULT_THREAD_COUNT = 1000
 
 
 class PoolInfo(NamedTuple):
-    """The size of the pool sync invocations run on, where it came from, and its backlog."""
+    """The size of the pool sync invocations run on, where it came from, and its state.
+
+    ``queued`` is the work waiting for a thread and ``grown`` whether the pool has started all
+    its threads (``None`` for both when the pool itself cannot be seen).
+    """
 
     size: int
     source: str
     queued: int | None
+    grown: bool | None = None
 
 
 class InvocationStart(NamedTuple):
@@ -88,6 +93,18 @@ def _executor_of_current_thread() -> ThreadPoolExecutor | None:
     return None
 
 
+def _saturated(pool: PoolInfo, inflight_sync: int) -> bool:
+    """Work is waiting and no thread can take it: the pool has all its threads and a backlog.
+
+    While a pool is still starting threads, work queues for a moment without anyone waiting
+    on a busy thread, so a backlog alone is not saturation. When the pool cannot be seen, all
+    of its threads being busy with invocations is the best evidence there is.
+    """
+    if pool.queued is None:
+        return inflight_sync >= pool.size
+    return bool(pool.grown) and pool.queued > 0
+
+
 class ConcurrencyTracker:
     """Process-wide invocation counters, safe under any mix of threads and tasks."""
 
@@ -117,9 +134,11 @@ class ConcurrencyTracker:
             return PoolInfo(self._fallback[0], self._fallback[1], None)
         queue = getattr(executor, "_work_queue", None)
         queued = queue.qsize() if queue is not None else None
-        return PoolInfo(getattr(executor, "_max_workers", self._fallback[0]), "executor", queued)
+        size = getattr(executor, "_max_workers", self._fallback[0])
+        grown = len(getattr(executor, "_threads", ())) >= size
+        return PoolInfo(size, "executor", queued, grown)
 
-    def enter_sync(self, waited_ms: float | None) -> InvocationStart:
+    def enter_sync(self) -> InvocationStart:
         """Count a sync invocation in; decide whether it met a saturated pool."""
         pool = self.pool_info()
         with self._lock:
@@ -128,10 +147,7 @@ class ConcurrencyTracker:
             sync, asyn = self._sync, self._async
             self._peak_sync = max(self._peak_sync, sync)
             self._peak_total = max(self._peak_total, sync + asyn)
-            # Saturated: every thread of the pool is busy and work is waiting (or we waited).
-            busy = sync >= pool.size
-            waiting = bool(pool.queued) or (waited_ms is not None and waited_ms >= 5.0)
-            saturated = busy and (waiting or pool.queued is None)
+            saturated = _saturated(pool, sync)
             if saturated:
                 self._saturated += 1
             self._last_pool = pool

@@ -127,7 +127,7 @@ _CONVERTERS: dict[str, Callable[[str], Any]] = {
 
 
 def setting_name(option: str) -> str:
-    """The app setting that configures ``option`` (``queue_size`` -> ``AZFUNC_TELEMETRY_QUEUE_SIZE``)."""
+    """The app setting for ``option``: ``queue_size`` -> ``AZFUNC_TELEMETRY_QUEUE_SIZE``."""
     return _PREFIX + option.upper()
 
 
@@ -221,8 +221,10 @@ def resolve_config(
             values[option] = convert(raw)
         except ValueError as exc:
             problems.append(
-                ConfigProblem(setting_name(option), f"{setting_name(option)} is invalid: {exc}; "
-                              "the default is used.")
+                ConfigProblem(
+                    setting_name(option),
+                    f"{setting_name(option)} is invalid: {exc}; the default is used.",
+                )
             )
     if ENV_DISABLED in env and "enabled" not in given:
         try:
@@ -247,7 +249,9 @@ def _check_patterns(patterns: Sequence[str], problems: list[ConfigProblem]) -> t
         try:
             re.compile(pattern)
         except re.error as exc:
-            problems.append(ConfigProblem("scrub_patterns", f"pattern {pattern!r} is invalid: {exc}"))
+            problems.append(
+                ConfigProblem("scrub_patterns", f"pattern {pattern!r} is invalid: {exc}")
+            )
         else:
             valid.append(pattern)
     return tuple(valid)

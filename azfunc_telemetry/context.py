@@ -70,7 +70,9 @@ def activate(context: InvocationContext) -> contextvars.Token[InvocationContext 
     return _CURRENT.set(context)
 
 
-def deactivate(context: InvocationContext, token: contextvars.Token[InvocationContext | None]) -> None:
+def deactivate(
+    context: InvocationContext, token: contextvars.Token[InvocationContext | None]
+) -> None:
     """Undo :func:`activate`: the invocation is over, its id must not tag anything else."""
     _ACTIVE.pop(context.invocation_id, None)
     try:

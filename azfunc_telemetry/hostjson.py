@@ -59,9 +59,7 @@ def parse_timespan_s(value: object) -> float | None:
     if not match:
         return None
     days, hours, minutes, seconds = match.groups()
-    return (
-        int(days or 0) * 86400 + int(hours) * 3600 + int(minutes) * 60 + float(seconds)
-    )
+    return int(days or 0) * 86400 + int(hours) * 3600 + int(minutes) * 60 + float(seconds)
 
 
 def _function_log_level(document: dict[str, object]) -> str | None:

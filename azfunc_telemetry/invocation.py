@@ -128,7 +128,7 @@ class Invocation:
             dispatched = getattr(self.function_context, DISPATCH_ATTRIBUTE, None)
             if isinstance(dispatched, int):
                 self._waited_ms = max(0.0, (now_ns - dispatched) / 1e6)
-            self._start = tracker.enter_sync(self._waited_ms)
+            self._start = tracker.enter_sync()
             if self._start.saturated:
                 self._warn_saturated(self._start)
         else:

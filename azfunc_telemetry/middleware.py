@@ -43,7 +43,7 @@ def is_instrumented(func: Callable[..., Any]) -> bool:
 
 
 @overload
-def instrument(func: F, /) -> F: ...
+def instrument(func: F, /, *, name: str | None = None) -> F: ...
 
 
 @overload

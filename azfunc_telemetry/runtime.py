@@ -200,7 +200,9 @@ def _emit_metrics(runtime: Runtime) -> None:
         "azfunc_inflight_sync": snap.peak_sync,
         "azfunc_inflight_async": snap.peak_async,
         "azfunc_pool_size": snap.pool_size,
-        "azfunc_pool_utilization": round(snap.peak_sync / snap.pool_size, 4) if snap.pool_size else 0.0,
+        "azfunc_pool_utilization": round(snap.peak_sync / snap.pool_size, 4)
+        if snap.pool_size
+        else 0.0,
         "azfunc_invocations": snap.invocations,
         "azfunc_pool_saturated_invocations": snap.saturated_invocations,
     }
@@ -216,9 +218,9 @@ def _check_duplicates(runtime: Runtime) -> None:
         warn_once(
             "duplicates",
             "The Functions host also sends your log records to Application Insights, so each "
-            "record will be stored twice in traces. Set \"logging\": {\"logLevel\": "
-            "{\"Function\": \"None\"}} in host.json (requests keep coming from the host) or use "
-            "\"telemetryMode\": \"OpenTelemetry\"; see the azfunc_telemetry README.",
+            'record will be stored twice in traces. Set "logging": {"logLevel": '
+            '{"Function": "None"}} in host.json (requests keep coming from the host) or use '
+            '"telemetryMode": "OpenTelemetry"; see the azfunc_telemetry README.',
         )
 
 

@@ -32,7 +32,7 @@ class Span:
         self,
         name: str,
         *,
-        type: str = "InProc",  # noqa: A002 - the dependency "type" column's own name
+        type: str = "InProc",
         target: str | None = None,
         data: str | None = None,
         properties: dict[str, Any] | None = None,
@@ -122,7 +122,7 @@ class Span:
 def span(
     name: str,
     *,
-    type: str = "InProc",  # noqa: A002 - the dependency "type" column's own name
+    type: str = "InProc",
     target: str | None = None,
     data: str | None = None,
     properties: dict[str, Any] | None = None,

@@ -24,7 +24,9 @@ _ENV_NAMES = (
 
 
 @pytest.fixture(autouse=True)
-def clean_telemetry(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+def clean_telemetry(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[None]:
     """No leftover pipeline, handler, warning memory or settings between tests."""
     for name in list(os.environ):
         if name.startswith(_ENV_PREFIXES) or name in _ENV_NAMES:

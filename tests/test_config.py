@@ -146,9 +146,15 @@ def test_disabled_setting_turns_export_off(monkeypatch: pytest.MonkeyPatch) -> N
 @pytest.mark.parametrize(
     ("value", "endpoint"),
     [
-        (f"InstrumentationKey={GUID};IngestionEndpoint=https://x.in.ai.azure.com/;", "https://x.in.ai.azure.com"),
+        (
+            f"InstrumentationKey={GUID};IngestionEndpoint=https://x.in.ai.azure.com/;",
+            "https://x.in.ai.azure.com",
+        ),
         (f" instrumentationkey = {GUID} ; IngestionEndpoint=http://h/?a=b", "http://h/?a=b"),
-        (f"InstrumentationKey={GUID};EndpointSuffix=ai.azure.cn;Location=chinaeast2", "https://chinaeast2.dc.ai.azure.cn"),
+        (
+            f"InstrumentationKey={GUID};EndpointSuffix=ai.azure.cn;Location=chinaeast2",
+            "https://chinaeast2.dc.ai.azure.cn",
+        ),
         (f"InstrumentationKey={GUID}", "https://dc.services.visualstudio.com"),
     ],
 )

@@ -93,7 +93,9 @@ def test_executor_tasks_run_in_the_submitting_invocation() -> None:
         pool.submit(task, tag).result(5)
 
     threads = [
-        threading.Thread(target=entry, kwargs={"tag": t, "context": FakeContext("e", invocation_id=t)})
+        threading.Thread(
+            target=entry, kwargs={"tag": t, "context": FakeContext("e", invocation_id=t)}
+        )
         for t in ("a", "b", "c")
     ]
     for thread in threads:
@@ -160,7 +162,10 @@ def test_filter_adds_invocation_attributes_for_formatters() -> None:
 @pytest.mark.parametrize(
     ("header", "expected"),
     [
-        ("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", ("0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331")),
+        (
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+            ("0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"),
+        ),
         ("00-00000000000000000000000000000000-b7ad6b7169203331-01", None),
         ("00-0af7651916cd43dd8448eb211c80319c-0000000000000000-01", None),
         ("ff-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", None),
@@ -190,10 +195,14 @@ def test_malformed_traceparent_starts_a_fresh_trace() -> None:
     assert len(ids) == 3
 
 
-def test_host_json_timeout_and_duplicate_detection(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_host_json_timeout_and_duplicate_detection(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """functionTimeout is read; classic mode without Function=None means duplicates."""
     monkeypatch.setenv("AzureWebJobsScriptRoot", str(tmp_path))
-    (tmp_path / "host.json").write_text(json.dumps({"version": "2.0", "functionTimeout": "00:10:00"}))
+    (tmp_path / "host.json").write_text(
+        json.dumps({"version": "2.0", "functionTimeout": "00:10:00"})
+    )
     settings = read_host_settings()
     assert settings.function_timeout_s == 600
     assert host_forwards_logs(settings)
@@ -215,7 +224,9 @@ def test_setup_warns_about_duplicates_under_the_functions_host(
     monkeypatch.setenv("FUNCTIONS_WORKER_RUNTIME", "python")
     (tmp_path / "host.json").write_text(json.dumps({"version": "2.0"}))
     caplog.set_level(logging.WARNING, logger="azfunc_telemetry")
-    azfunc_telemetry.setup(connection_string="InstrumentationKey=00000000-0000-0000-0000-000000000001")
+    azfunc_telemetry.setup(
+        connection_string="InstrumentationKey=00000000-0000-0000-0000-000000000001"
+    )
     duplicates = [r.getMessage() for r in caplog.records if "stored twice" in r.getMessage()]
     assert len(duplicates) == 1
     assert '"Function": "None"' in duplicates[0]

@@ -129,7 +129,7 @@ def test_generator_entry_points_are_rejected_with_a_clear_error() -> None:
     def numbers(context: Any) -> Iterator[int]:
         yield 1
 
-    with pytest.raises(TypeError, match="generator function.*return that"):
+    with pytest.raises(TypeError, match=r"generator function.*return that"):
         azfunc_telemetry.instrument(numbers)
 
 

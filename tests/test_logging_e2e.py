@@ -113,7 +113,7 @@ async def _run_async_like_worker(contexts: list[FakeContext], offset: int) -> li
 def test_two_hundred_concurrent_invocations_tag_every_record_exactly_once(
     telemetry: IngestionEmulator,
 ) -> None:
-    """Sync and async invocations log from threads, tasks and executors; each record once, right id."""
+    """Sync and async invocations log from threads, tasks and executors: once each, right id."""
     sync_contexts = [FakeContext("sync_entry") for _ in range(100)]
     async_contexts = [FakeContext("async_entry") for _ in range(100)]
     outcome: dict[str, list[int]] = {}

@@ -47,7 +47,9 @@ def test_v1_quickstart_runs_and_reports(emulator: IngestionEmulator) -> None:
     """The v1 quickstart, driven by the app setting alone, sends its trace and request."""
     main = run_block("v1")["main"]
     context = FakeContext("HttpExample")
-    request = func.HttpRequest("GET", "http://localhost/api/HttpExample", params={"name": "ada"}, body=b"")
+    request = func.HttpRequest(
+        "GET", "http://localhost/api/HttpExample", params={"name": "ada"}, body=b""
+    )
     assert main(req=request, context=context).get_body() == b"Hello, ada!"
     envelopes = emulator.wait_for(count_type("RequestData", 1), timeout=10)
     envelopes = emulator.wait_for(count_type("MessageData", 1), timeout=10)
@@ -64,8 +66,12 @@ def test_v2_quickstart_instruments_every_function(emulator: IngestionEmulator) -
     app = run_block("v2")["app"]
     functions = {f.get_function_name(): f.get_user_function() for f in app.get_functions()}
     assert set(functions) == {"hello", "worker"}
-    functions["hello"](req=func.HttpRequest("GET", "http://h/api/hello", body=b""), context=FakeContext("hello"))
-    asyncio.run(functions["worker"](msg=func.QueueMessage(body=b"7"), context=FakeContext("worker")))
+    functions["hello"](
+        req=func.HttpRequest("GET", "http://h/api/hello", body=b""), context=FakeContext("hello")
+    )
+    asyncio.run(
+        functions["worker"](msg=func.QueueMessage(body=b"7"), context=FakeContext("worker"))
+    )
     envelopes = emulator.wait_for(count_type("RequestData", 2), timeout=10)
     names = sorted(base(r)["name"] for r in of_type(envelopes, "RequestData"))
     assert names == ["hello", "worker"]

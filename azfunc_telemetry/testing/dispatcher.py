@@ -56,12 +56,16 @@ class LocalDispatcher:
         ``bindings`` are passed by keyword, as the worker binds them by parameter name; a
         ``context`` (a :class:`FakeContext` by default) is added when the function declares it.
         """
-        context = context if context is not None else FakeContext(getattr(function, "__name__", "f"))
+        context = (
+            context if context is not None else FakeContext(getattr(function, "__name__", "f"))
+        )
         return asyncio.run_coroutine_threadsafe(
             self._dispatch(function, context, bindings), self._loop
         )
 
-    async def _dispatch(self, function: Callable[..., Any], context: Any, bindings: dict[str, Any]) -> Any:
+    async def _dispatch(
+        self, function: Callable[..., Any], context: Any, bindings: dict[str, Any]
+    ) -> Any:
         arguments = dict(bindings)
         if "context" in inspect.signature(function).parameters:
             arguments["context"] = context

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+from typing import Any
 
 import azure.functions as func
 from azure.functions._abc import RetryContext, TraceContext
@@ -25,7 +26,9 @@ WORKER_THREAD_LOCAL = threading.local()
 class FakeTraceContext(TraceContext):
     """The W3C trace context the host passes with each invocation."""
 
-    def __init__(self, trace_parent: str, trace_state: str = "", attributes: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, trace_parent: str, trace_state: str = "", attributes: dict[str, str] | None = None
+    ) -> None:
         self._trace_parent = trace_parent
         self._trace_state = trace_state
         self._attributes = dict(attributes or {})
@@ -64,7 +67,7 @@ class FakeRetryContext(RetryContext):
         return self._max_retry_count
 
     @property
-    def exception(self) -> None:
+    def exception(self) -> Any:
         """The exception that caused the retry (not modelled)."""
         return None
 
@@ -130,6 +133,6 @@ class FakeContext(func.Context):
         return self._retry_context
 
     @property
-    def thread_local_storage(self) -> threading.local:
+    def thread_local_storage(self) -> threading.local:  # type: ignore[override]  # the ABC says type[local]
         """The worker's thread-local storage (``invocation_id`` is set on it per thread)."""
         return self._thread_local_storage
