@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from .export.memory import InMemoryExporter
     from .handler import InvocationContextFilter, TelemetryHandler
     from .invocation import mark_dispatched
-    from .span import Span, span
+    from .spans import Span, span
     from .stats import TelemetryStats
     from .threads import InvocationExecutor, wrap_in_invocation
 
@@ -43,13 +43,13 @@ _LAZY = {
     "InMemoryExporter": ".export.memory",
     "InvocationContextFilter": ".handler",
     "InvocationExecutor": ".threads",
-    "Span": ".span",
+    "Span": ".spans",
     "TelemetryConfig": ".config",
     "TelemetryHandler": ".handler",
     "TelemetryStats": ".stats",
     "instrument_app": ".app",
     "mark_dispatched": ".invocation",
-    "span": ".span",
+    "span": ".spans",
     "wrap_in_invocation": ".threads",
 }
 
@@ -81,9 +81,13 @@ def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'azfunc_telemetry' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
+    loaded = importlib.import_module(module, __name__)
+    # Bind every public name of that module at once, so a later import of the submodule can
+    # never leave the package attribute pointing at the module instead of the function.
+    for other, other_module in _LAZY.items():
+        if other_module == module:
+            globals()[other] = getattr(loaded, other)
+    return globals()[name]
 
 
 def __dir__() -> list[str]:

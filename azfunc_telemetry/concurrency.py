@@ -24,6 +24,8 @@ __all__ = [
 
 ENV_THREAD_COUNT = "PYTHON_THREADPOOL_THREAD_COUNT"
 HOST_DEFAULT_THREAD_COUNT = 1000
+#: Builds named tuples on the hot path without their Python-level constructor.
+_new = tuple.__new__
 
 
 class PoolInfo(NamedTuple):
@@ -119,7 +121,8 @@ class ConcurrencyTracker:
         self._saturated = 0
         self._local = threading.local()
         self._fallback = pool_size_fallback()
-        self._last_pool = PoolInfo(self._fallback[0], self._fallback[1], None)
+        self._fallback_pool = PoolInfo(self._fallback[0], self._fallback[1], None)
+        self._last_pool = self._fallback_pool
 
     def pool_info(self) -> PoolInfo:
         """The pool serving this thread, measured when this thread belongs to one."""
@@ -131,27 +134,29 @@ class ConcurrencyTracker:
             ref = local.executor = weakref.ref(executor) if executor is not None else None
         executor = ref() if ref is not None else None
         if executor is None:
-            return PoolInfo(self._fallback[0], self._fallback[1], None)
+            return self._fallback_pool
         queue = getattr(executor, "_work_queue", None)
-        queued = queue.qsize() if queue is not None else None
         size = getattr(executor, "_max_workers", self._fallback[0])
+        queued = queue.qsize() if queue is not None else None
         grown = len(getattr(executor, "_threads", ())) >= size
-        return PoolInfo(size, "executor", queued, grown)
+        return _new(PoolInfo, (size, "executor", queued, grown))
 
     def enter_sync(self) -> InvocationStart:
         """Count a sync invocation in; decide whether it met a saturated pool."""
         pool = self.pool_info()
         with self._lock:
-            self._sync += 1
+            sync = self._sync = self._sync + 1
+            asyn = self._async
             self._invocations += 1
-            sync, asyn = self._sync, self._async
-            self._peak_sync = max(self._peak_sync, sync)
-            self._peak_total = max(self._peak_total, sync + asyn)
+            if sync > self._peak_sync:
+                self._peak_sync = sync
+            if sync + asyn > self._peak_total:
+                self._peak_total = sync + asyn
             saturated = _saturated(pool, sync)
             if saturated:
                 self._saturated += 1
             self._last_pool = pool
-        return InvocationStart(sync, asyn, pool, saturated)
+        return _new(InvocationStart, (sync, asyn, pool, saturated))
 
     def exit_sync(self) -> None:
         """Count a sync invocation out."""
@@ -161,13 +166,15 @@ class ConcurrencyTracker:
     def enter_async(self) -> InvocationStart:
         """Count an async invocation in (it runs on the event loop, not the pool)."""
         with self._lock:
-            self._async += 1
+            asyn = self._async = self._async + 1
+            sync = self._sync
             self._invocations += 1
-            sync, asyn = self._sync, self._async
-            self._peak_async = max(self._peak_async, asyn)
-            self._peak_total = max(self._peak_total, sync + asyn)
+            if asyn > self._peak_async:
+                self._peak_async = asyn
+            if sync + asyn > self._peak_total:
+                self._peak_total = sync + asyn
             pool = self._last_pool
-        return InvocationStart(sync, asyn, pool, False)
+        return _new(InvocationStart, (sync, asyn, pool, False))
 
     def exit_async(self) -> None:
         """Count an async invocation out."""

@@ -22,6 +22,7 @@ __all__ = [
     "lookup_invocation",
     "remember_worker_storage",
     "reset_current",
+    "running_invocations",
     "set_current",
     "worker_storages",
 ]
@@ -51,9 +52,10 @@ class InvocationContext(NamedTuple):
 _CURRENT: contextvars.ContextVar[InvocationContext | None] = contextvars.ContextVar(
     "azfunc_telemetry_invocation", default=None
 )
-#: Invocations that are running now, by invocation id. Plain dict operations are atomic under
-#: the GIL, which is all the hot path needs.
+#: Invocations running now, by invocation id, and their ``perf_counter_ns`` start. Plain dict
+#: operations are atomic under the GIL, which is all the hot path needs.
 _ACTIVE: dict[str, InvocationContext] = {}
+_STARTED: dict[str, int] = {}
 #: The worker's ``threading.local`` objects seen on ``context.thread_local_storage``.
 _WORKER_STORAGES: list[Any] = []
 _STORAGE_LOCK = threading.Lock()
@@ -64,9 +66,12 @@ def current_invocation() -> InvocationContext | None:
     return lookup_invocation()
 
 
-def activate(context: InvocationContext) -> contextvars.Token[InvocationContext | None]:
+def activate(
+    context: InvocationContext, started_ns: int = 0
+) -> contextvars.Token[InvocationContext | None]:
     """Make ``context`` current here and register it as running; pair with :func:`deactivate`."""
     _ACTIVE[context.invocation_id] = context
+    _STARTED[context.invocation_id] = started_ns
     return _CURRENT.set(context)
 
 
@@ -75,12 +80,21 @@ def deactivate(
 ) -> None:
     """Undo :func:`activate`: the invocation is over, its id must not tag anything else."""
     _ACTIVE.pop(context.invocation_id, None)
+    _STARTED.pop(context.invocation_id, None)
     try:
         _CURRENT.reset(token)
     except ValueError:
         # The token belongs to another Context (the call finished in a different task than it
         # started in); clearing is the closest correct state.
         _CURRENT.set(None)
+
+
+def running_invocations() -> list[tuple[int, InvocationContext]]:
+    """``(perf_counter_ns at start, context)`` of every invocation running now."""
+    return [
+        (_STARTED.get(invocation_id, 0), context)
+        for invocation_id, context in list(_ACTIVE.items())
+    ]
 
 
 def set_current(context: InvocationContext | None) -> contextvars.Token[InvocationContext | None]:

@@ -139,6 +139,8 @@ def _wrap(func: F, name: str | None) -> F:
         None,
     )
     default_name = name or func.__name__
+    # Only an HTTP request (its URL) or an unannotated function needs a look at the arguments.
+    scan_arguments = known_trigger in (None, "httpTrigger")
 
     def start(args: tuple[Any, ...], kwargs: dict[str, Any], mode: str) -> Invocation | None:
         if declares_context:
@@ -148,9 +150,11 @@ def _wrap(func: F, name: str | None) -> F:
         else:
             context = kwargs.pop("context", None)
         try:
-            trigger, url = _describe_call(args, kwargs, known_trigger)
+            if scan_arguments:
+                trigger, url = _describe_call(args, kwargs, known_trigger)
+            else:
+                trigger, url = known_trigger, None
             invocation = Invocation(context, default_name, mode, trigger, url)
-            invocation.begin()
         except Exception:
             logger.exception("azfunc_telemetry could not start tracking an invocation")
             return None

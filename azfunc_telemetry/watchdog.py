@@ -13,7 +13,7 @@ import time
 
 from .diagnostics import logger
 from .hostjson import read_host_settings
-from .invocation import running_invocations
+from .context import running_invocations
 from .pipeline import PeriodicTask
 from .runtime import Runtime, register_periodic
 
@@ -32,11 +32,11 @@ def timeout_watchdog(runtime: Runtime) -> PeriodicTask | None:
     warned: set[str] = set()
 
     def check() -> None:
-        now = time.monotonic()
+        now = time.perf_counter_ns()
         running = running_invocations()
         warned.intersection_update(context.invocation_id for _, context in running)
         for started, context in running:
-            elapsed = now - started
+            elapsed = (now - started) / 1e9
             if elapsed < threshold_s or context.invocation_id in warned:
                 continue
             warned.add(context.invocation_id)

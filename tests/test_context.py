@@ -242,3 +242,15 @@ def test_public_api_is_sorted_complete_and_typed() -> None:
     assert (Path(azfunc_telemetry.__file__).parent / "py.typed").exists()
     with pytest.raises(AttributeError):
         azfunc_telemetry.no_such_name  # noqa: B018
+
+
+def test_no_public_name_is_shadowed_by_a_submodule() -> None:
+    """Importing every submodule never turns a public function into a module attribute."""
+    import importlib
+    import pkgutil
+
+    for module in pkgutil.walk_packages(azfunc_telemetry.__path__, "azfunc_telemetry."):
+        if module.name != "azfunc_telemetry.__main__":
+            importlib.import_module(module.name)
+    for name in azfunc_telemetry.__all__:
+        assert not isinstance(getattr(azfunc_telemetry, name), types.ModuleType), name
