@@ -46,12 +46,13 @@ def parse_connection_string(value: str) -> ConnectionInfo:
             key itself, so it is safe to log.
     """
     fields: dict[str, str] = {}
-    for part in value.split(";"):
+    for position, part in enumerate(value.split(";"), start=1):
         if not part.strip():
             continue
         name, sep, field_value = part.partition("=")
         if not sep:
-            raise ValueError(f"segment {name.strip()[:40]!r} is not of the form Name=value")
+            # Named by position, never quoted: a bare key pasted here is a secret.
+            raise ValueError(f"segment {position} is not of the form Name=value")
         fields[name.strip().lower()] = field_value.strip()
     auth = fields.get("authorization")
     if auth is not None and auth.lower() != "ikey":

@@ -8,6 +8,7 @@ Functions host log stream and, when emitted in an invocation, Application Insigh
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 
@@ -40,6 +41,17 @@ def forget_warnings() -> None:
         limiters = list(_limiters)
     for limiter in limiters:
         limiter.reset()
+
+
+def _renew_locks_in_child() -> None:
+    """A fork can happen while another thread holds one of these locks; the child starts clean."""
+    global _said_lock
+    _said_lock = threading.Lock()
+    for limiter in _limiters:
+        limiter._lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_renew_locks_in_child)
 
 
 class RateLimitedWarning:

@@ -57,10 +57,33 @@ class TelemetryHandler(logging.Handler):
         """Queue ``(record, invocation, message)``; never blocks, never raises."""
         try:
             if _get_ident() in self._excluded:
+                self._show_if_unheard(record)
                 return
             self._submit((record, lookup_invocation(), _message(record)))
+            if record.levelno >= logging.WARNING:
+                self._show_if_unheard(record)
         except Exception:
             self.handleError(record)
+
+    def _show_if_unheard(self, record: logging.LogRecord) -> None:
+        """Keep Python's last-resort output when this handler is the only one listening.
+
+        Without any handler, warnings go to stderr through ``logging.lastResort``. Adding this
+        handler to the root logger would silence them in a plain local run (in Azure the
+        worker's own handler is there), so when no other handler would see the record, it is
+        passed on to ``lastResort`` just as Python would have done.
+        """
+        last_resort = logging.lastResort
+        if last_resort is None or record.levelno < last_resort.level:
+            return
+        logger: logging.Logger | None = logging.getLogger(record.name)
+        while logger is not None:
+            if any(handler is not self for handler in logger.handlers):
+                return
+            if not logger.propagate:
+                break
+            logger = logger.parent
+        last_resort.handle(record)
 
 
 class InvocationContextFilter(logging.Filter):

@@ -7,11 +7,9 @@ properties are turned into an envelope later, on the export thread.
 
 from __future__ import annotations
 
-import contextvars
 import itertools
 import threading
 import time
-from collections.abc import Mapping
 from typing import Any
 
 from . import runtime
@@ -19,18 +17,17 @@ from .concurrency import InvocationStart
 from .context import InvocationContext, activate, deactivate, remember_worker_storage
 from .diagnostics import RateLimitedWarning
 from .ids import new_span_id, new_trace_id, parse_traceparent
-from .items import ExceptionItem, RequestItem
+from .items import ExceptionItem, RequestFacts, RequestItem
 
-__all__ = ["DISPATCH_ATTRIBUTE", "Invocation", "mark_dispatched", "running_invocations"]
+__all__ = ["DISPATCH_ATTRIBUTE", "Invocation", "mark_dispatched"]
 
 #: Attribute a dispatcher may set on the ``Context`` (``time.perf_counter_ns()`` at submit) so
 #: the time spent waiting for a pool thread can be measured; see :func:`mark_dispatched`.
 DISPATCH_ATTRIBUTE = "azfunc_dispatched_ns"
 
 _cold_start = itertools.count()
+_new = tuple.__new__
 _saturation_warning = RateLimitedWarning(60.0)
-#: Invocations running now, with their monotonic start, for the timeout watchdog.
-_running: dict[str, tuple[float, InvocationContext]] = {}
 
 
 def mark_dispatched(context: Any) -> None:
@@ -45,11 +42,6 @@ def mark_dispatched(context: Any) -> None:
         setattr(context, DISPATCH_ATTRIBUTE, time.perf_counter_ns())
     except (AttributeError, TypeError):
         pass
-
-
-def running_invocations() -> list[tuple[float, InvocationContext]]:
-    """``(monotonic start, context)`` of every invocation running now."""
-    return list(_running.values())
 
 
 def _trace_parent(function_context: Any) -> str | None:
@@ -69,14 +61,17 @@ def _retry_count(function_context: Any) -> int | None:
 
 
 class Invocation:
-    """The state one invocation carries from :meth:`begin` to :meth:`end`."""
+    """One invocation from start (constructor) to :meth:`end`.
+
+    Constructing it counts the invocation in, makes its context current and starts the clock;
+    it is the only per-invocation object the middleware creates.
+    """
 
     __slots__ = (
         "_cold",
         "_mode",
         "_start",
         "_start_ns",
-        "_start_wall",
         "_token",
         "_waited_ms",
         "context",
@@ -93,128 +88,104 @@ class Invocation:
         trigger: str | None,
         url: str | None = None,
     ) -> None:
-        runtime.ensure_setup()
+        if runtime.get_runtime() is None:
+            runtime.ensure_setup()
         self.function_context = function_context
         self._mode = mode
         self.trigger = trigger
         self.url = url
         invocation_id = getattr(function_context, "invocation_id", None)
-        if not isinstance(invocation_id, str) or not invocation_id:
+        if not invocation_id or not isinstance(invocation_id, str):
             import uuid
 
             invocation_id = str(uuid.uuid4())
         name = getattr(function_context, "function_name", None)
-        if not isinstance(name, str) or not name:
+        if not name or not isinstance(name, str):
             name = function_name
         parent = parse_traceparent(_trace_parent(function_context))
         operation_id, host_parent = parent if parent else (new_trace_id(), None)
         request_id = new_span_id()
-        self.context = InvocationContext(
-            invocation_id, name, operation_id, request_id, request_id, host_parent
+        # tuple.__new__ skips the named tuple's Python-level constructor: half the cost.
+        context = self.context = _new(
+            InvocationContext,
+            (invocation_id, name, operation_id, request_id, request_id, host_parent),
         )
         remember_worker_storage(getattr(function_context, "thread_local_storage", None))
         self._cold = next(_cold_start) == 0
-        self._waited_ms: float | None = None
-        self._token: contextvars.Token[InvocationContext | None] | None = None
-        self._start: InvocationStart | None = None
-        self._start_wall = 0.0
-        self._start_ns = 0
-
-    def begin(self) -> None:
-        """Count the invocation in, make its context current, start the clock."""
-        tracker = runtime.tracker()
         now_ns = time.perf_counter_ns()
-        if self._mode == "sync":
-            dispatched = getattr(self.function_context, DISPATCH_ATTRIBUTE, None)
+        self._waited_ms: float | None = None
+        tracker = runtime.tracker()
+        if mode == "sync":
+            attributes = getattr(function_context, "__dict__", None)
+            dispatched = attributes.get(DISPATCH_ATTRIBUTE) if attributes else None
             if isinstance(dispatched, int):
                 self._waited_ms = max(0.0, (now_ns - dispatched) / 1e6)
-            self._start = tracker.enter_sync()
-            if self._start.saturated:
-                self._warn_saturated(self._start)
+            start = tracker.enter_sync()
+            if start.saturated:
+                _warn_saturated(start)
         else:
-            self._start = tracker.enter_async()
-        self._token = activate(self.context)
-        _running[self.context.invocation_id] = (time.monotonic(), self.context)
-        self._start_wall = time.time()
+            start = tracker.enter_async()
+        self._start = start
+        self._token = activate(context, now_ns)
         self._start_ns = time.perf_counter_ns()
 
     def end(self, *, result: Any = None, error: BaseException | None = None) -> None:
         """Stop the clock, count the invocation out, queue its request (and exception)."""
         duration_ns = time.perf_counter_ns() - self._start_ns
         context = self.context
-        tracker = runtime.tracker()
         if self._mode == "sync":
-            tracker.exit_sync()
+            runtime.tracker().exit_sync()
         else:
-            tracker.exit_async()
-        _running.pop(context.invocation_id, None)
-        if self._token is not None:
-            deactivate(context, self._token)
+            runtime.tracker().exit_async()
+        deactivate(context, self._token)
         active = runtime.get_runtime()
         if active is None or active.pipeline is None:
             return
         status = _response_code(result, error, self.trigger)
-        item = RequestItem(
-            context=context,
-            start_time=self._start_wall,
-            duration_ns=duration_ns,
-            success=error is None and not status.startswith("5"),
-            response_code=status,
-            url=self.url,
-            properties=self._properties(),
+        submit = active.pipeline.submit
+        facts = (
+            self._cold,
+            self._mode,
+            threading.current_thread().name,
+            self._start,
+            self._waited_ms,
+            _retry_count(self.function_context),
+            self.trigger,
         )
-        active.pipeline.submit(item)
+        submit(
+            _new(
+                RequestItem,
+                (
+                    context,
+                    time.time() - duration_ns / 1e9,
+                    duration_ns,
+                    error is None and status[0] != "5",
+                    status,
+                    self.url,
+                    _new(RequestFacts, facts),
+                ),
+            )
+        )
         if error is not None:
-            active.pipeline.submit(
+            submit(
                 ExceptionItem(
-                    error,
-                    context._replace(parent_id=context.request_id),
-                    time.time(),
-                    {"execution_mode": self._mode, "handled": "false"},
+                    error, context, time.time(), {"execution_mode": self._mode, "handled": "false"}
                 )
             )
 
-    def _properties(self) -> Mapping[str, object]:
-        start = self._start
-        assert start is not None
-        properties: dict[str, object] = {
-            "invocation_id": self.context.invocation_id,
-            "function_name": self.context.function_name,
-            "cold_start": self._cold,
-            "execution_mode": self._mode,
-            "thread_name": threading.current_thread().name,
-            "inflight_sync_at_start": start.inflight_sync,
-            "inflight_async_at_start": start.inflight_async,
-            "pool_size": start.pool.size,
-            "pool_size_source": start.pool.source,
-            "pool_saturated": start.saturated,
-        }
-        if self._mode == "sync":
-            if start.pool.queued is not None:
-                properties["pool_queue_depth"] = start.pool.queued
-            if self._waited_ms is not None:
-                properties["pool_wait_ms"] = round(self._waited_ms, 3)
-                properties["pool_wait_source"] = "dispatcher"
-            else:
-                properties["pool_wait_source"] = "unavailable"
-        retry = _retry_count(self.function_context)
-        if retry is not None:
-            properties["retry_count"] = retry
-        if self.trigger:
-            properties["trigger_type"] = self.trigger
-        return properties
 
-    def _warn_saturated(self, start: InvocationStart) -> None:
-        _saturation_warning.warn(
-            "The worker's thread pool is saturated: %d sync invocations are running on a pool "
-            "of %d threads (%s)%s. Sync functions that block on I/O queue up behind each other. "
-            "Make the function `async def`, raise PYTHON_THREADPOOL_THREAD_COUNT, or add worker "
-            "processes with FUNCTIONS_WORKER_PROCESS_COUNT.",
-            start.inflight_sync,
-            start.pool.size,
-            start.pool.source,
-            f" and {start.pool.queued} more are waiting" if start.pool.queued else "",
-        )
+def _warn_saturated(start: InvocationStart) -> None:
+    pool = start.pool
+    _saturation_warning.warn(
+        "The worker's thread pool is saturated: %d sync invocations are running on a pool "
+        "of %d threads (%s)%s. Sync functions that block on I/O queue up behind each other. "
+        "Make the function `async def`, raise PYTHON_THREADPOOL_THREAD_COUNT, or add worker "
+        "processes with FUNCTIONS_WORKER_PROCESS_COUNT.",
+        start.inflight_sync,
+        pool.size,
+        pool.source,
+        f" and {pool.queued} more are waiting" if pool.queued else "",
+    )
 
 
 def _response_code(result: Any, error: BaseException | None, trigger: str | None) -> str:

@@ -8,7 +8,6 @@ are bounded by their timeouts whatever the endpoint does.
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
 import time
@@ -17,14 +16,14 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from .diagnostics import logger
+from .diagnostics import logger, warn_once
 from .export import Envelope, Exporter
 from .stats import DeliveryStats, TelemetryStats
 
 if TYPE_CHECKING:
     from .envelope import EnvelopeBuilder
 
-__all__ = ["Pipeline", "PeriodicTask"]
+__all__ = ["PeriodicTask", "Pipeline"]
 
 _IDLE_WAIT_S = 1.0
 
@@ -78,6 +77,8 @@ class Pipeline:
         self._interval_s = export_interval_s
         self.stats = stats or DeliveryStats()
         self._periodic: list[PeriodicTask] = []
+        # One set for the pipeline's life: the handler holds a reference to it.
+        self.excluded_threads: set[int] = set()
         self._start_state()
         reference = weakref.WeakMethod(self._after_fork_in_child)
         os.register_at_fork(after_in_child=lambda: _call_if_alive(reference))
@@ -95,7 +96,9 @@ class Pipeline:
         self.exporter: Exporter | None = None
         self._builder: EnvelopeBuilder | None = None
         self._probed = False
-        self.excluded_threads: set[int] = set()
+        # Items the export thread took from the queue and is turning into envelopes.
+        self._building: list[object] = []
+        self.excluded_threads.clear()
         self._thread = threading.Thread(
             target=self._run, name="azfunc-telemetry-export", daemon=True
         )
@@ -216,7 +219,9 @@ class Pipeline:
 
     def _wait_time(self) -> float:
         now = time.monotonic()
-        wait = self._interval_s if self._items else _IDLE_WAIT_S
+        # Never longer than the export interval: submit() only wakes us for a full batch, so
+        # a lone record must not wait a whole idle period.
+        wait = self._interval_s if self._items else min(self._interval_s, _IDLE_WAIT_S)
         due = self.exporter.next_due() if self.exporter is not None else None
         if due is not None:
             wait = min(wait, due - now)
@@ -244,12 +249,21 @@ class Pipeline:
                 self._ensure_exporter()
         while self._items:
             self._export(self._take_batch())
+        if self.stats.queue_full_count():
+            warn_once(
+                "drop:queue_full",
+                "The telemetry queue is full (%d items, setting AZFUNC_TELEMETRY_QUEUE_SIZE): "
+                "the endpoint cannot keep up, so new items are dropped and counted in "
+                "azfunc_telemetry.stats().",
+                self._capacity,
+            )
         if self.exporter is not None:
             self.exporter.maintain(time.monotonic())
         self._resolve_flushes(force=False)
 
     def _take_batch(self) -> list[object]:
         batch: list[object] = []
+        self._building = batch
         popleft = self._items.popleft
         while len(batch) < self._batch_size:
             try:
@@ -264,8 +278,15 @@ class Pipeline:
 
     def _export(self, batch: list[object]) -> None:
         envelopes = self._build(batch)
-        if envelopes:
+        self._building = []
+        if not envelopes:
+            return
+        try:
             self._ensure_exporter().export(envelopes)
+        except Exception:
+            # The exporter contract says this cannot happen; if it does, the loss is counted.
+            self.stats.add_dropped("export_error", len(envelopes))
+            logger.exception("Exporting %d telemetry item(s) failed", len(envelopes))
 
     def _build(self, batch: list[object]) -> list[Envelope]:
         envelopes: list[Envelope] = []
@@ -283,7 +304,7 @@ class Pipeline:
         return envelopes
 
     def _drain_to_envelopes(self) -> list[Envelope]:
-        batch: list[object] = []
+        batch: list[object] = list(self._building)
         while True:
             try:
                 item = self._items.popleft()
@@ -315,6 +336,8 @@ class Pipeline:
         """A forked worker process gets its own queue, thread and connection."""
         if self._stopped.is_set():
             return
+        # Counters and their lock start afresh: another thread may have held the lock at fork.
+        self.stats = DeliveryStats()
         self._start_state()
 
 
@@ -324,4 +347,4 @@ def _call_if_alive(reference: weakref.WeakMethod[Callable[[], None]]) -> None:
         try:
             method()
         except Exception:
-            logging.getLogger("azfunc_telemetry").exception("Restarting telemetry after fork failed")
+            logger.exception("Restarting telemetry after fork failed")

@@ -32,7 +32,7 @@ class TelemetryStats(NamedTuple):
     persisted: int
     dropped: int
     pending: int
-    dropped_by_cause: dict[str, int] = {}  # noqa: RUF012 - NamedTuple default, never mutated
+    dropped_by_cause: dict[str, int] = {}  # a NamedTuple default, never mutated
 
 
 class DeliveryStats:

@@ -254,3 +254,20 @@ def test_no_public_name_is_shadowed_by_a_submodule() -> None:
             importlib.import_module(module.name)
     for name in azfunc_telemetry.__all__:
         assert not isinstance(getattr(azfunc_telemetry, name), types.ModuleType), name
+
+
+def test_warnings_still_reach_stderr_when_ours_is_the_only_handler(tmp_path: Path) -> None:
+    """A plain script keeps Python's last-resort warning output after setup()."""
+    import subprocess
+
+    script = (
+        "import logging, azfunc_telemetry\n"
+        "azfunc_telemetry.setup(exporter=azfunc_telemetry.InMemoryExporter())\n"
+        "logging.getLogger('app').warning('disk almost full')\n"
+        "logging.getLogger('app').info('routine detail')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert "disk almost full" in result.stderr
+    assert "routine detail" not in result.stderr

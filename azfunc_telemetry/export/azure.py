@@ -9,6 +9,9 @@ What opencensus-ext-azure's transport gets wrong, and this exporter does instead
 * The track URL never gets a doubled slash; ``307``/``308`` move to the new endpoint.
 * Nothing here ever runs in the caller's thread, and an exit never waits on a hung endpoint:
   :meth:`persist_pending` saves a batch still in flight from the exiting thread.
+* A batch's request is written by :meth:`export` and its answer read at the next ``export``
+  or ``maintain``, so the export thread builds the next batch during the round trip instead of
+  idling through it (one request in flight, answers handled in order).
 
 Delivery is at-least-once: an item can arrive twice when the endpoint accepted it but the answer
 was lost (timeout, connection reset), or when an exit persisted a batch that was still in flight.
@@ -16,14 +19,14 @@ was lost (timeout, connection reset), or when an exit persisted a batch that was
 
 from __future__ import annotations
 
-import email.utils
 import json
 import random
 import threading
 import time
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from ..config import TelemetryConfig, default_storage_path
@@ -33,92 +36,13 @@ from ..sanitize import safe_str
 from ..stats import DeliveryStats
 from . import Envelope
 from .http import HttpReply, HttpSender, TransportError
+from .replies import Verdict, classify_reply, retry_after_s
 from .storage import PersistentStore, has_blobs
 
 __all__ = ["AzureMonitorExporter", "classify_reply", "retry_after_s"]
 
-RETRYABLE_STATUSES = frozenset({401, 403, 408, 429, 500, 502, 503, 504})
 _MAX_REDIRECTS = 10
-_MAX_RETRY_AFTER_S = 600.0
 _DRAIN_BLOBS_PER_PASS = 20
-
-
-@dataclass
-class Verdict:
-    """What one answer means for the batch that was sent."""
-
-    accepted: int = 0
-    retry: list[Envelope] = field(default_factory=list)
-    dropped: dict[str, int] = field(default_factory=dict)
-    retry_after_s: float | None = None
-    problem: str = ""
-
-
-def retry_after_s(value: str | None, now: float | None = None) -> float | None:
-    """Parse ``Retry-After`` as seconds or as an HTTP date; ``None`` when absent or invalid."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        seconds = when.timestamp() - (time.time() if now is None else now)
-    return min(max(seconds, 0.0), _MAX_RETRY_AFTER_S)
-
-
-def classify_reply(reply: HttpReply, envelopes: Sequence[Envelope]) -> Verdict:
-    """Decide, item by item where the service says, what is accepted, retried or dropped."""
-    verdict = Verdict(retry_after_s=retry_after_s(reply.headers.get("retry-after")))
-    status = reply.status
-    errors = _item_errors(reply.body, len(envelopes))
-    if errors is None and 200 <= status < 300:
-        # The service always answers in JSON; anything else came from something in between
-        # (a proxy, a captive portal) and proves nothing was ingested.
-        verdict.retry = list(envelopes)
-        verdict.problem = f"status {status} with a body that is not the service's JSON"
-        return verdict
-    if errors is not None and (200 <= status < 300 or status == 400):
-        failed = {index: code for index, code, _ in errors}
-        messages = {code: message for _, code, message in errors}
-        for index, envelope in enumerate(envelopes):
-            code = failed.get(index)
-            if code is None:
-                verdict.accepted += 1
-            elif code in RETRYABLE_STATUSES:
-                verdict.retry.append(envelope)
-            else:
-                cause = f"status_{code}"
-                verdict.dropped[cause] = verdict.dropped.get(cause, 0) + 1
-                verdict.problem = f"item status {code}: {messages.get(code, '')}"
-        return verdict
-    if status in RETRYABLE_STATUSES:
-        verdict.retry = list(envelopes)
-        verdict.problem = f"status {status}"
-        return verdict
-    verdict.dropped[f"status_{status}"] = len(envelopes)
-    verdict.problem = f"status {status}: {reply.body[:200].decode('utf-8', 'replace')}"
-    return verdict
-
-
-def _item_errors(body: bytes, count: int) -> list[tuple[int, int, str]] | None:
-    try:
-        parsed = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return None
-    if not isinstance(parsed, dict) or not isinstance(parsed.get("errors", []), list):
-        return None
-    result = []
-    for error in parsed.get("errors", []):
-        if not isinstance(error, dict):
-            continue
-        index, code = error.get("index"), error.get("statusCode")
-        if isinstance(index, int) and isinstance(code, int) and 0 <= index < count:
-            result.append((index, code, safe_str(error.get("message", ""))))
-    return result
 
 
 @dataclass
@@ -151,28 +75,46 @@ class AzureMonitorExporter:
         self._store: PersistentStore | None = None
         self._next_drain = 0.0
         self._failing = RateLimitedWarning(60.0)
-        self._closed = False
+        self._closed = threading.Event()
+        #: The stored blob whose items are being sent (leased by this process).
+        self._draining: Any = None
+        #: The batch (with its attempt count and body) whose answer has not been read yet.
+        self._awaiting: tuple[list[Envelope], int, bytes] | None = None
 
     # -- Exporter protocol --------------------------------------------------------------
 
     def export(self, envelopes: Sequence[Envelope]) -> None:
-        """Send now, or queue behind held batches while the endpoint is backing off."""
+        """Send now, or queue behind held batches while the endpoint is backing off.
+
+        The answer to the previous batch is read first, then this batch's request is written
+        and its answer left for the next ``export`` or ``maintain`` to read.
+        """
         if not envelopes:
             return
-        if self._closed:
+        self._conclude_awaiting()
+        if self._closed.is_set():
             self._persist(list(envelopes), cause="closed")
             return
         if self._held or time.monotonic() < self._blocked_until:
             self._hold(list(envelopes), 0)
             return
-        self._send(list(envelopes), 0)
+        self._start(list(envelopes), 0)
 
     def maintain(self, now: float) -> None:
-        """Retry held batches when their backoff is over; drain local storage when healthy."""
-        while self._held and now >= self._blocked_until and not self._closed:
+        """Retry held batches when their backoff is over; drain local storage when healthy.
+
+        Nothing once closed: a drain started then would lease a blob and die with the process,
+        keeping it from the next process until the lease ran out.
+        """
+        self._conclude_awaiting()
+        if self._closed.is_set():
+            return
+        while self._held and now >= self._blocked_until and not self._closed.is_set():
             with self._lock:
                 held = self._held.popleft()
                 self._held_count -= len(held.envelopes)
+                # In flight from the moment it leaves the held list, so an exit saves it.
+                self._in_flight = held.envelopes
             if held.attempts:
                 self._stats.add_retried(len(held.envelopes))
             self._send(held.envelopes, held.attempts)
@@ -215,38 +157,81 @@ class AzureMonitorExporter:
         return saved
 
     def close(self) -> None:
-        """Stop retrying and drop the connection (a blocked send fails at once)."""
-        self._closed = True
+        """Stop retrying and drop the connection (a blocked send fails at once).
+
+        A stored blob being sent right now is handed back at once (its lease ended), so the
+        next process need not wait for the lease this one can no longer honour.
+        """
+        self._closed.set()
         self._sender.abort()
+        draining = self._draining
+        if draining is not None:
+            draining.lease(0)
         if self._store is not None:
             self._store.close()
 
     # -- delivery -------------------------------------------------------------------------
 
+    def _start(self, envelopes: list[Envelope], attempts: int) -> None:
+        """Write the request for ``envelopes``; its answer is read by :meth:`_conclude_awaiting`."""
+        with self._lock:
+            self._in_flight = envelopes
+        try:
+            body = _body(envelopes)
+            self._sender.send(self._url, body)
+        except TransportError as exc:
+            self._settle(
+                envelopes, attempts, Verdict(retry=list(envelopes), problem=f"no answer: {exc}")
+            )
+            return
+        except BaseException:
+            self._release(envelopes)
+            raise
+        self._awaiting = (envelopes, attempts, body)
+
+    def _conclude_awaiting(self) -> None:
+        """Read the answer to the request :meth:`_start` wrote, and act on it."""
+        awaiting, self._awaiting = self._awaiting, None
+        if awaiting is None:
+            return
+        envelopes, attempts, body = awaiting
+        try:
+            try:
+                reply = self._sender.receive()
+            except TransportError as exc:
+                verdict = Verdict(retry=list(envelopes), problem=f"no answer: {exc}")
+            else:
+                verdict = self._judge(reply, envelopes, body)
+        except BaseException:
+            self._release(envelopes)
+            raise
+        self._settle(envelopes, attempts, verdict)
+
+    def _release(self, envelopes: list[Envelope]) -> bool:
+        """End ``envelopes``' time in flight; False when :meth:`persist_pending` took them."""
+        with self._lock:
+            taken = self._in_flight is not envelopes
+            self._in_flight = None
+        return not taken
+
     def _send(self, envelopes: list[Envelope], attempts: int) -> bool:
-        """One delivery attempt; returns whether the endpoint looked healthy."""
+        """One delivery attempt, answer awaited; returns whether the endpoint looked healthy."""
         with self._lock:
             self._in_flight = envelopes
         try:
             verdict = self._post(envelopes)
-        finally:
-            with self._lock:
-                taken = self._in_flight is not envelopes
-                self._in_flight = None
-        if taken:
+        except BaseException:
+            self._release(envelopes)
+            raise
+        return self._settle(envelopes, attempts, verdict)
+
+    def _settle(self, envelopes: list[Envelope], attempts: int, verdict: Verdict) -> bool:
+        """Count, retry or hold what the answer says; True when the endpoint looked healthy."""
+        if not self._release(envelopes):
             # persist_pending() saved this batch while the request hung; it owns it now.
             return False
         self._stats.add_sent(verdict.accepted)
-        for cause, count in verdict.dropped.items():
-            self._stats.add_dropped(cause, count)
-            warn_once(
-                f"drop:{cause}",
-                "Application Insights rejected %d item(s) (%s); they cannot be retried and are "
-                "dropped. Later rejections for the same cause are counted in "
-                "azfunc_telemetry.stats().",
-                count,
-                verdict.problem,
-            )
+        self._count_drops(verdict)
         if not verdict.retry:
             if verdict.accepted and self._store is not None and self._store.own_pending():
                 self._next_drain = 0.0
@@ -270,27 +255,49 @@ class AzureMonitorExporter:
         return False
 
     def _post(self, envelopes: list[Envelope]) -> Verdict:
-        body = json.dumps(envelopes, ensure_ascii=False, default=safe_str).encode("utf-8")
-        for _ in range(_MAX_REDIRECTS):
-            try:
-                reply = self._sender.post(self._url, body)
-            except TransportError as exc:
-                return Verdict(retry=list(envelopes), problem=f"no answer: {exc}")
-            if reply.status in (307, 308):
-                location = reply.headers.get("location", "")
-                parts = urlsplit(location)
-                if parts.scheme in ("http", "https") and parts.netloc:
-                    self._url = track_url(f"{parts.scheme}://{parts.netloc}")
-                    continue
+        body = _body(envelopes)
+        try:
+            reply = self._sender.post(self._url, body)
+        except TransportError as exc:
+            return Verdict(retry=list(envelopes), problem=f"no answer: {exc}")
+        return self._judge(reply, envelopes, body)
+
+    def _judge(self, reply: HttpReply, envelopes: list[Envelope], body: bytes) -> Verdict:
+        """The verdict on an answer, after following ``307``/``308`` to the new endpoint."""
+        for redirects in range(1, _MAX_REDIRECTS + 1):
+            if reply.status not in (307, 308):
+                return classify_reply(reply, envelopes)
+            location = reply.headers.get("location", "")
+            parts = urlsplit(location)
+            if parts.scheme not in ("http", "https") or not parts.netloc:
                 return Verdict(
                     dropped={"bad_redirect": len(envelopes)},
                     problem=f"redirect without a usable Location ({location[:100]!r})",
                 )
-            return classify_reply(reply, envelopes)
+            self._url = track_url(f"{parts.scheme}://{parts.netloc}")
+            if redirects == _MAX_REDIRECTS:
+                break
+            try:
+                reply = self._sender.post(self._url, body)
+            except TransportError as exc:
+                return Verdict(retry=list(envelopes), problem=f"no answer: {exc}")
         return Verdict(dropped={"redirect_loop": len(envelopes)}, problem="too many redirects")
 
+    def _count_drops(self, verdict: Verdict) -> None:
+        """Count what the answer rejected for good; one warning per cause, not per item."""
+        for cause, count in verdict.dropped.items():
+            self._stats.add_dropped(cause, count)
+            warn_once(
+                f"drop:{cause}",
+                "Application Insights rejected %d item(s) (%s); they cannot be retried and are "
+                "dropped. Later rejections for the same cause are counted in "
+                "azfunc_telemetry.stats().",
+                count,
+                verdict.reasons.get(cause, verdict.problem),
+            )
+
     def _backoff(self, attempts: int, retry_after: float | None) -> float:
-        base = self._config.backoff_base_s * (2 ** (attempts - 1))
+        base = self._config.backoff_base_s * 2.0 ** (attempts - 1)
         delay = min(self._config.backoff_max_s, base) * random.uniform(0.8, 1.2)
         if retry_after is not None:
             delay = max(retry_after, 0.0)
@@ -337,29 +344,54 @@ class AzureMonitorExporter:
         store = self._storage(create=True)
         if store is None:
             self._stats.add_dropped(f"{cause}_no_storage", len(envelopes))
+            warn_once(
+                f"drop:{cause}_no_storage",
+                "%d telemetry item(s) could not be delivered (%s) and local storage is off; "
+                "they are dropped and counted in azfunc_telemetry.stats().",
+                len(envelopes),
+                cause.replace("_", " "),
+            )
             return False
         return store.put(envelopes)
 
     def _drain_storage(self) -> None:
         store = self._storage(create=False)
-        if store is None:
+        if store is None or self._closed.is_set():
             return
         lease_s = self._config.request_timeout_s + 5.0
         for blob, envelopes in store.leased(_DRAIN_BLOBS_PER_PASS, lease_s):
-            verdict = self._post(envelopes)
+            self._draining = blob
+            try:
+                verdict = self._post(envelopes)
+            finally:
+                self._draining = None
             self._stats.add_retried(len(envelopes))
             self._stats.add_sent(verdict.accepted)
-            for cause, count in verdict.dropped.items():
-                self._stats.add_dropped(cause, count)
+            self._count_drops(verdict)
             if verdict.retry and verdict.accepted == 0 and not verdict.dropped:
-                blob.lease(self._config.storage_retry_interval_s)
+                blob.lease(0 if self._closed.is_set() else self._config.storage_retry_interval_s)
                 self._blocked_until = time.monotonic() + self._backoff(1, verdict.retry_after_s)
                 return
             if verdict.retry:
                 store.put(verdict.retry)
             store.done(blob)
-            if self._closed:
+            if self._closed.is_set():
                 return
+
+
+def _body(envelopes: list[Envelope]) -> bytes:
+    """The request body for ``envelopes`` (uncompressed)."""
+    # Compact, and no cycle check: the builder's envelopes are trees of str, numbers and dicts.
+    # Together a fifth less time for what is a third of the export thread's work.
+    text = json.dumps(
+        envelopes,
+        ensure_ascii=False,
+        default=safe_str,
+        check_circular=False,
+        separators=(",", ":"),
+    )
+    # "replace": a lone surrogate (undecodable bytes in a log message) must not cost the batch.
+    return text.encode("utf-8", "replace")
 
 
 def _without_storage(config: TelemetryConfig) -> TelemetryConfig:

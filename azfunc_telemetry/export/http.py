@@ -38,9 +38,20 @@ class HttpSender:
         self._conn: http.client.HTTPConnection | None = None
         self._origin: tuple[str, str, int | None] | None = None
         self._lock = threading.Lock()
+        #: The connection whose answer :meth:`receive` reads next.
+        self._sent: http.client.HTTPConnection | None = None
 
     def post(self, url: str, body: bytes) -> HttpReply:
         """Send ``body`` to ``url``; raise :class:`TransportError` when no answer comes."""
+        self.send(url, body)
+        return self.receive()
+
+    def send(self, url: str, body: bytes) -> None:
+        """Write the request for ``body`` without waiting for the answer; see :meth:`receive`.
+
+        Between the two the exporter builds its next batch while the endpoint works on this
+        one, instead of leaving the process idle for the round trip. One request at a time.
+        """
         parts = urlsplit(url)
         origin = (parts.scheme, parts.hostname or "", parts.port)
         headers = {
@@ -57,6 +68,17 @@ class HttpSender:
         conn = self._connection(origin)
         try:
             conn.request("POST", path, body=body, headers=headers)
+        except (OSError, http.client.HTTPException) as exc:
+            self.abort()
+            raise TransportError(f"{type(exc).__name__}: {exc}") from exc
+        self._sent = conn
+
+    def receive(self) -> HttpReply:
+        """The answer to the request :meth:`send` wrote; :class:`TransportError` if none comes."""
+        conn, self._sent = self._sent, None
+        if conn is None:
+            raise TransportError("no request is waiting for an answer")
+        try:
             response = conn.getresponse()
             data = response.read()
         except (OSError, http.client.HTTPException) as exc:

@@ -1,24 +1,46 @@
 """Local storage for telemetry that could not be delivered yet.
 
-opencensus-ext-azure's ``LocalFileStorage`` does the file work: JSON-lines blobs written
-atomically, leases so two processes never send the same blob at once, a size cap and a
-retention period. We add what it lacks: an owner-only directory and files, and bookkeeping of
-which blobs this process wrote, so ``flush()`` can tell whether our own items are still pending.
-The import happens on first use, on the export thread, never at ``import azfunc_telemetry``.
+The files are those of opencensus-ext-azure's ``LocalFileStorage``: JSON-lines blobs named
+``<UTC time>-<random>.blob``, renamed to ``...@<lease end>.lock`` while a process sends them, so
+two processes (or a process and its successor) never send the same blob at once. Reading and
+leasing go through ``LocalFileStorage``; writing, the size cap and retention are done here,
+because opencensus gets them wrong for us:
+
+* its files are created with the process umask (we create them ``0o600`` in a ``0o700``
+  directory we own);
+* its size check runs before a write, so a full store still accepts one more batch of any size
+  (our cap is exact: a blob is written only when it fits);
+* its retention deletes blobs silently (we count the items as ``storage_expired``).
+
+The import of opencensus happens on first use, on the export thread, never at
+``import azfunc_telemetry``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import random
 import threading
+import time
 from collections.abc import Iterator, Sequence
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from ..diagnostics import warn_once
+from ..sanitize import safe_str
 from ..stats import DeliveryStats
 from . import Envelope
 
 __all__ = ["PersistentStore", "has_blobs"]
+
+_TIME_FORMAT = "%Y-%m-%dT%H%M%S.%f"
+_TIME_LENGTH = len("2000-01-01T000000.000000")
+#: ``LocalFileStorage`` also expires blobs, silently; it is given this much longer so that our
+#: counting sweep always gets there first.
+_OPENCENSUS_RETENTION_SLACK_S = 3600
+_SWEEP_INTERVAL_S = 1.0
 
 
 def has_blobs(path: str) -> bool:
@@ -34,25 +56,42 @@ def _blob_key(path: str) -> str:
     return os.path.basename(path).split("@", 1)[0]
 
 
+def _utc_stamp(moment: datetime) -> str:
+    return moment.strftime(_TIME_FORMAT)
+
+
+def _prepare_directory(path: str) -> None:
+    """Create ``path`` owner-only, and refuse a directory someone else controls."""
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    info = os.lstat(path)
+    getuid = getattr(os, "getuid", None)
+    if getuid is not None and info.st_uid != getuid():
+        raise PermissionError(f"{path} belongs to another user")
+    if info.st_mode & 0o077:
+        os.chmod(path, 0o700)
+
+
 class PersistentStore:
-    """Owner-only local storage with per-process bookkeeping."""
+    """Owner-only local storage with an exact size cap, counted retention and bookkeeping of
+    which blobs this process wrote (so ``flush()`` can tell whether its items are pending)."""
 
     def __init__(
         self, path: str, *, max_bytes: int, retention_s: float, stats: DeliveryStats
     ) -> None:
         from opencensus.ext.azure.common.storage import LocalFileStorage
 
-        os.makedirs(path, mode=0o700, exist_ok=True)
-        with contextlib.suppress(OSError):
-            os.chmod(path, 0o700)
-        self.path = path
+        _prepare_directory(path)
+        self.path = os.path.abspath(path)
+        self._max_bytes = max_bytes
+        self._retention_s = retention_s
         self._stats = stats
         self._lock = threading.Lock()
         self._own: dict[str, int] = {}
+        self._next_sweep = 0.0
         self._storage: Any = LocalFileStorage(
-            path,
+            self.path,
             max_size=max_bytes,
-            retention_period=int(retention_s),
+            retention_period=int(retention_s) + _OPENCENSUS_RETENTION_SLACK_S,
             source="azfunc_telemetry",
         )
 
@@ -66,19 +105,98 @@ class PersistentStore:
         """Persist ``envelopes``; counts them as persisted, or as dropped when storage is full."""
         if not envelopes:
             return True
-        blob = self._storage.put(list(envelopes))
-        if blob is None:
+        self.sweep()
+        # ASCII JSON: a lone surrogate (from undecodable bytes) cannot make the write fail.
+        payload = "".join(json.dumps(e, default=safe_str) + "\n" for e in envelopes).encode()
+        used = self._used_bytes()
+        if used + len(payload) > self._max_bytes:
             self._stats.add_dropped("storage_full", len(envelopes))
+            warn_once(
+                "drop:storage_full",
+                "Local telemetry storage is full (%d of %d bytes, setting "
+                "AZFUNC_TELEMETRY_STORAGE_MAX_BYTES); undeliverable items are dropped and "
+                "counted in azfunc_telemetry.stats().",
+                used,
+                self._max_bytes,
+            )
             return False
-        with contextlib.suppress(OSError):
-            os.chmod(blob.fullpath, 0o600)
+        name = f"{_utc_stamp(datetime.now(timezone.utc))}-{random.getrandbits(32):08x}.blob"
+        final = os.path.join(self.path, name)
+        try:
+            self._write_owner_only(final, payload)
+        except OSError as exc:
+            self._stats.add_dropped("storage_error", len(envelopes))
+            warn_once("storage_write", "Writing telemetry to local storage failed (%s).", exc)
+            return False
         with self._lock:
-            self._own[_blob_key(blob.fullpath)] = len(envelopes)
+            self._own[name] = len(envelopes)
         self._stats.add_persisted(len(envelopes))
         return True
 
+    @staticmethod
+    def _write_owner_only(final: str, payload: bytes) -> None:
+        temporary = final + ".tmp"
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+        descriptor = os.open(temporary, flags, 0o600)
+        try:
+            with os.fdopen(descriptor, "wb") as file:
+                file.write(payload)
+            os.replace(temporary, final)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.remove(temporary)
+            raise
+
+    def _used_bytes(self) -> int:
+        total = 0
+        with contextlib.suppress(OSError), os.scandir(self.path) as entries:
+            for entry in entries:
+                with contextlib.suppress(OSError):
+                    if entry.is_file(follow_symlinks=False):
+                        total += entry.stat(follow_symlinks=False).st_size
+        return total
+
+    def sweep(self, *, force: bool = False) -> int:
+        """Delete blobs older than the retention period, counting their items as dropped.
+
+        Returns how many items expired. Runs at most once a second unless ``force``.
+        """
+        now = time.monotonic()
+        if not force and now < self._next_sweep:
+            return 0
+        self._next_sweep = now + _SWEEP_INTERVAL_S
+        deadline = _utc_stamp(datetime.now(timezone.utc) - timedelta(seconds=self._retention_s))
+        expired = 0
+        try:
+            names = os.listdir(self.path)
+        except OSError:
+            return 0
+        for name in names:
+            if not name.endswith((".blob", ".lock")) or name[:_TIME_LENGTH] >= deadline:
+                continue
+            full = os.path.join(self.path, name)
+            try:
+                with open(full, "rb") as file:
+                    count = sum(1 for line in file if line.strip())
+                os.remove(full)
+            except OSError:
+                continue  # another process took it first
+            expired += count
+            with self._lock:
+                self._own.pop(_blob_key(full), None)
+        if expired:
+            self._stats.add_dropped("storage_expired", expired)
+            warn_once(
+                "drop:storage_expired",
+                "Telemetry kept in local storage longer than the retention period (setting "
+                "AZFUNC_TELEMETRY_STORAGE_RETENTION_S) was deleted; the count is in "
+                "azfunc_telemetry.stats().",
+            )
+        return expired
+
     def leased(self, limit: int, lease_s: float) -> Iterator[tuple[Any, list[Envelope]]]:
         """Up to ``limit`` stored blobs, oldest first, each leased for ``lease_s`` seconds."""
+        self.sweep()
         taken = 0
         for blob in self._storage.gets():
             if taken >= limit:
@@ -87,7 +205,7 @@ class PersistentStore:
                 continue
             envelopes = blob.get()
             if not envelopes:
-                blob.delete()
+                self.done(blob)
                 continue
             taken += 1
             yield blob, list(envelopes)
@@ -104,6 +222,6 @@ class PersistentStore:
             return sum(self._own.values())
 
     def close(self) -> None:
-        """Stop the maintenance thread."""
+        """Stop the maintenance thread (without waiting: it only sleeps between rounds)."""
         with contextlib.suppress(Exception):
             self._storage._maintenance_task.cancel()

@@ -7,10 +7,12 @@ measures how long its exit took.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,7 @@ __all__ = [
     "start_program",
     "stored_blobs",
     "stored_items",
+    "wait_until",
 ]
 
 FAST_SETTINGS: dict[str, Any] = {
@@ -48,6 +51,19 @@ def fast_setup(connection_string: str, storage: Path, **overrides: Any) -> None:
     azfunc_telemetry.setup(
         connection_string=connection_string, storage_path=str(storage), **settings
     )
+
+
+def wait_until(condition: Callable[[], bool], timeout_s: float = 5.0) -> None:
+    """Wait for ``condition`` (state of another thread or process) with a deadline.
+
+    Raises:
+        AssertionError: ``condition`` was still false after ``timeout_s``.
+    """
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"condition not met within {timeout_s:g} s")
+        time.sleep(0.005)
 
 
 def program_path(name: str) -> str:
@@ -121,8 +137,6 @@ def stored_blobs(storage: Path) -> list[Path]:
 
 def stored_items(storage: Path) -> list[dict[str, Any]]:
     """Every envelope waiting in a local storage folder."""
-    import json
-
     items: list[dict[str, Any]] = []
     for blob in stored_blobs(storage):
         with open(blob, encoding="utf-8") as file:
