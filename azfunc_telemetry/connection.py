@@ -1,9 +1,9 @@
 """Connection string parsing for Application Insights.
 
 The portal hands users strings such as ``InstrumentationKey=...;IngestionEndpoint=https://
-westeurope-5.in.applicationinsights.azure.com/;...``.
-opencensus-ext-azure's parser rejects a trailing ``;``, any value containing ``=``, whitespace around
-keys, and upper-case GUIDs, and appends ``/v2.1/track`` to an endpoint that already ends in ``/``.
+westeurope-5.in.applicationinsights.azure.com/;...``. opencensus-ext-azure's parser rejects a
+trailing ``;``, any value containing ``=``, whitespace around keys, and upper-case GUIDs, and
+appends ``/v2.1/track`` to an endpoint that already ends in ``/``.
 This parser is tolerant where the service is tolerant and precise about what is wrong otherwise, so
 the warning a user sees names the fault.
 """

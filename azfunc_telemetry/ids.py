@@ -43,8 +43,8 @@ def parse_traceparent(value: str | None) -> tuple[str, str] | None:
     """Split ``00-<trace id>-<span id>-<flags>`` into ``(trace_id, span_id)``.
 
     Returns ``None`` for anything that is not a valid version-00-compatible header (the ids
-    are lower-case hex by the specification), including all-zero ids, so a malformed header from upstream starts a fresh trace instead of joining
-    every bad request into one operation.
+    are lower-case hex by the specification), including all-zero ids, so a malformed header
+    from upstream starts a fresh trace instead of joining every bad request into one operation.
     """
     if not value:
         return None

@@ -1,8 +1,8 @@
 """What the hot path queues: raw facts, cheap to create, turned into envelopes later.
 
 A log record travels as a plain ``(LogRecord, InvocationContext | None, message)`` tuple, the
-cheapest thing to build in ``emit()``. The other kinds are small named tuples. Formatting, scrubbing and
-serialisation all happen on the export thread.
+cheapest thing to build in ``emit()``. The other kinds are small named tuples. Formatting,
+scrubbing and serialisation all happen on the export thread.
 """
 
 from __future__ import annotations

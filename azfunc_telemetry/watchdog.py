@@ -11,9 +11,9 @@ from __future__ import annotations
 import logging
 import time
 
+from .context import running_invocations
 from .diagnostics import logger
 from .hostjson import read_host_settings
-from .context import running_invocations
 from .pipeline import PeriodicTask
 from .runtime import Runtime, register_periodic
 
