@@ -1,0 +1,94 @@
+"""The benchmarks run end to end in smoke mode and report every number and target verdict."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCHMARKS = (
+    "per_record",
+    "per_invocation",
+    "cold_start",
+    "throughput",
+    "outage_memory",
+    "exit_latency",
+)
+
+
+@pytest.fixture(scope="module")
+def smoke_report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Run ``python -m bench --smoke`` once and load the JSON it wrote."""
+    out = tmp_path_factory.mktemp("bench")
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("APPLICATIONINSIGHTS_", "AZFUNC_TELEMETRY_"))
+    }
+    env["PYTHONPATH"] = str(ROOT) + (
+        os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else ""
+    )
+    completed = subprocess.run(
+        [sys.executable, "-m", "bench", "--smoke", "--out", str(out)],
+        cwd=str(ROOT),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=170,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-4000:]
+    assert (out / "latest.md").is_file()
+    report: dict[str, Any] = json.loads((out / "latest.json").read_text(encoding="utf-8"))
+    report["_markdown"] = (out / "latest.md").read_text(encoding="utf-8")
+    return report
+
+
+@pytest.mark.timeout(180)
+def test_every_benchmark_reports_numbers(smoke_report: dict[str, Any]) -> None:
+    """Each of the six benchmarks is present with finite numeric measurements."""
+    assert smoke_report["mode"] == "smoke"
+    assert set(smoke_report["benchmarks"]) == set(BENCHMARKS)
+    for name in BENCHMARKS:
+        measurements = smoke_report["benchmarks"][name]["measurements"]
+        assert measurements, name
+        for key, measurement in measurements.items():
+            value = measurement["value"]
+            assert isinstance(value, int | float), (name, key)
+            assert math.isfinite(value), (name, key)
+            assert measurement["unit"], (name, key)
+
+
+@pytest.mark.timeout(180)
+def test_every_benchmark_judges_its_targets(smoke_report: dict[str, Any]) -> None:
+    """Each benchmark checks at least one target and records a pass/fail verdict for it."""
+    total = 0
+    for name in BENCHMARKS:
+        targets = smoke_report["benchmarks"][name]["targets"]
+        assert targets, name
+        for target in targets:
+            assert isinstance(target["passed"], bool), (name, target["name"])
+            assert target["comparison"] in ("<=", ">=")
+            assert math.isfinite(target["measured"]), (name, target["name"])
+            assert math.isfinite(target["limit"]), (name, target["name"])
+            total += 1
+    assert smoke_report["targets_total"] == total
+    assert 0 <= smoke_report["targets_met"] <= total
+
+
+@pytest.mark.timeout(180)
+def test_report_records_the_machine(smoke_report: dict[str, Any]) -> None:
+    """The JSON names the CPU, core count, Python version and package versions."""
+    machine = smoke_report["machine"]
+    assert machine["cpu_model"]
+    assert machine["cpus_usable"] >= 1
+    assert machine["python"]["version"].count(".") == 2
+    assert machine["packages"]["opencensus-ext-azure"]
+    assert "## Targets" in smoke_report["_markdown"]
