@@ -95,18 +95,6 @@ def _executor_of_current_thread() -> ThreadPoolExecutor | None:
     return None
 
 
-def _saturated(pool: PoolInfo, inflight_sync: int) -> bool:
-    """Work is waiting and no thread can take it: the pool has all its threads and a backlog.
-
-    While a pool is still starting threads, work queues for a moment without anyone waiting
-    on a busy thread, so a backlog alone is not saturation. When the pool cannot be seen, all
-    of its threads being busy with invocations is the best evidence there is.
-    """
-    if pool.queued is None:
-        return inflight_sync >= pool.size
-    return bool(pool.grown) and pool.queued > 0
-
-
 class ConcurrencyTracker:
     """Process-wide invocation counters, safe under any mix of threads and tasks."""
 
@@ -152,7 +140,14 @@ class ConcurrencyTracker:
                 self._peak_sync = sync
             if sync + asyn > self._peak_total:
                 self._peak_total = sync + asyn
-            saturated = _saturated(pool, sync)
+            # Saturated: work waits and no thread can take it (all threads started, a
+            # backlog). A pool still starting threads queues work for a moment with nobody
+            # waiting on a busy thread, so a backlog alone is not saturation. When the pool
+            # cannot be seen, all its threads busy with invocations is the best evidence.
+            if pool.queued is None:
+                saturated = sync >= pool.size
+            else:
+                saturated = pool.queued > 0 and bool(pool.grown)
             if saturated:
                 self._saturated += 1
             self._last_pool = pool

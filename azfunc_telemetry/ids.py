@@ -31,12 +31,12 @@ _random_bits: Callable[[int], int] = _first_random_bits
 
 def new_span_id() -> str:
     """A random, non-zero 16-hex-digit span id."""
-    return f"{_random_bits(64) or 1:016x}"
+    return "%016x" % (_random_bits(64) or 1)
 
 
 def new_trace_id() -> str:
     """A random, non-zero 32-hex-digit trace id."""
-    return f"{_random_bits(128) or 1:032x}"
+    return "%032x" % (_random_bits(128) or 1)
 
 
 def parse_traceparent(value: str | None) -> tuple[str, str] | None:
@@ -46,7 +46,7 @@ def parse_traceparent(value: str | None) -> tuple[str, str] | None:
     are lower-case hex by the specification), including all-zero ids, so a malformed header
     from upstream starts a fresh trace instead of joining every bad request into one operation.
     """
-    if not value:
+    if not value or not isinstance(value, str):
         return None
     match = _TRACEPARENT.fullmatch(value)
     if match is None:

@@ -27,6 +27,9 @@ DISPATCH_ATTRIBUTE = "azfunc_dispatched_ns"
 
 _cold_start = itertools.count()
 _new = tuple.__new__
+_TRACKER = runtime.tracker()
+#: The worker storage seen last; registering it again is skipped (it is one shared object).
+_last_storage: list[Any] = [None]
 _saturation_warning = RateLimitedWarning(60.0)
 
 
@@ -42,16 +45,6 @@ def mark_dispatched(context: Any) -> None:
         setattr(context, DISPATCH_ATTRIBUTE, time.perf_counter_ns())
     except (AttributeError, TypeError):
         pass
-
-
-def _trace_parent(function_context: Any) -> str | None:
-    trace_context = getattr(function_context, "trace_context", None)
-    if trace_context is None:
-        return None
-    value = getattr(trace_context, "trace_parent", None) or getattr(
-        trace_context, "Traceparent", None
-    )
-    return value if isinstance(value, str) else None
 
 
 def _retry_count(function_context: Any) -> int | None:
@@ -88,7 +81,7 @@ class Invocation:
         trigger: str | None,
         url: str | None = None,
     ) -> None:
-        if runtime.get_runtime() is None:
+        if runtime._runtime is None:
             runtime.ensure_setup()
         self.function_context = function_context
         self._mode = mode
@@ -102,7 +95,10 @@ class Invocation:
         name = getattr(function_context, "function_name", None)
         if not name or not isinstance(name, str):
             name = function_name
-        parent = parse_traceparent(_trace_parent(function_context))
+        trace_context = getattr(function_context, "trace_context", None)
+        parent = parse_traceparent(
+            getattr(trace_context, "trace_parent", None) if trace_context is not None else None
+        )
         operation_id, host_parent = parent if parent else (new_trace_id(), None)
         request_id = new_span_id()
         # tuple.__new__ skips the named tuple's Python-level constructor: half the cost.
@@ -110,11 +106,14 @@ class Invocation:
             InvocationContext,
             (invocation_id, name, operation_id, request_id, request_id, host_parent),
         )
-        remember_worker_storage(getattr(function_context, "thread_local_storage", None))
+        storage = getattr(function_context, "thread_local_storage", None)
+        if storage is not None and storage is not _last_storage[0]:
+            remember_worker_storage(storage)
+            _last_storage[0] = storage
         self._cold = next(_cold_start) == 0
         now_ns = time.perf_counter_ns()
         self._waited_ms: float | None = None
-        tracker = runtime.tracker()
+        tracker = _TRACKER
         if mode == "sync":
             attributes = getattr(function_context, "__dict__", None)
             dispatched = attributes.get(DISPATCH_ATTRIBUTE) if attributes else None
@@ -134,11 +133,11 @@ class Invocation:
         duration_ns = time.perf_counter_ns() - self._start_ns
         context = self.context
         if self._mode == "sync":
-            runtime.tracker().exit_sync()
+            _TRACKER.exit_sync()
         else:
-            runtime.tracker().exit_async()
+            _TRACKER.exit_async()
         deactivate(context, self._token)
-        active = runtime.get_runtime()
+        active = runtime._runtime
         if active is None or active.pipeline is None:
             return
         status = _response_code(result, error, self.trigger)

@@ -122,25 +122,28 @@ def _wrap(func: F, name: str | None) -> F:
         )
     signature = inspect.signature(func)
     declares_context = "context" in signature.parameters
-    context_index: int | None = None
-    if declares_context:
-        positional = [
-            p.name
-            for p in signature.parameters.values()
-            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-        ]
-        context_index = positional.index("context") if "context" in positional else None
-    known_trigger = next(
+    positional_names = [
+        p.name
+        for p in signature.parameters.values()
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ]
+    context_index = positional_names.index("context") if "context" in positional_names else None
+    known_trigger, trigger_parameter = next(
         (
-            t
-            for t in (_trigger_from_annotation(p.annotation) for p in signature.parameters.values())
-            if t
+            (trigger, parameter.name)
+            for parameter in signature.parameters.values()
+            if (trigger := _trigger_from_annotation(parameter.annotation))
         ),
-        None,
+        (None, None),
     )
     default_name = name or func.__name__
-    # Only an HTTP request (its URL) or an unannotated function needs a look at the arguments.
-    scan_arguments = known_trigger in (None, "httpTrigger")
+    # An annotated HTTP request is read by name for its URL; only an unannotated function
+    # needs a look at every argument.
+    http_parameter = trigger_parameter if known_trigger == "httpTrigger" else None
+    http_index = (
+        positional_names.index(http_parameter) if http_parameter in positional_names else -1
+    )
+    scan_arguments = known_trigger is None
 
     def start(args: tuple[Any, ...], kwargs: dict[str, Any], mode: str) -> Invocation | None:
         if declares_context:
@@ -152,21 +155,18 @@ def _wrap(func: F, name: str | None) -> F:
         try:
             if scan_arguments:
                 trigger, url = _describe_call(args, kwargs, known_trigger)
-            else:
-                trigger, url = known_trigger, None
-            invocation = Invocation(context, default_name, mode, trigger, url)
+                return Invocation(context, default_name, mode, trigger, url)
+            if http_parameter is not None:
+                request = kwargs.get(http_parameter)
+                if request is None and 0 <= http_index < len(args):
+                    request = args[http_index]
+                url = getattr(request, "url", None)
+                url = url if isinstance(url, str) else None
+                return Invocation(context, default_name, mode, known_trigger, url)
+            return Invocation(context, default_name, mode, known_trigger, None)
         except Exception:
             logger.exception("azfunc_telemetry could not start tracking an invocation")
             return None
-        return invocation
-
-    def finish(invocation: Invocation | None, result: Any, error: BaseException | None) -> None:
-        if invocation is None:
-            return
-        try:
-            invocation.end(result=result, error=error)
-        except Exception:
-            logger.exception("azfunc_telemetry could not finish tracking an invocation")
 
     if inspect.iscoroutinefunction(func):
         coroutine_function = cast(Callable[..., Awaitable[Any]], func)
@@ -177,9 +177,10 @@ def _wrap(func: F, name: str | None) -> F:
             try:
                 result = await coroutine_function(*args, **kwargs)
             except BaseException as error:
-                finish(invocation, None, error)
+                _finish(invocation, None, error)
                 raise
-            finish(invocation, result, None)
+            if invocation is not None:
+                _finish(invocation, result, None)
             return result
 
         wrapper: Callable[..., Any] = async_entry
@@ -190,12 +191,13 @@ def _wrap(func: F, name: str | None) -> F:
             invocation = start(args, kwargs, "sync")
             try:
                 result = func(*args, **kwargs)
-                if hasattr(result, "__await__"):
+                if isinstance(result, Awaitable):
                     _reject_awaitable(func, result)
             except BaseException as error:
-                finish(invocation, None, error)
+                _finish(invocation, None, error)
                 raise
-            finish(invocation, result, None)
+            if invocation is not None:
+                _finish(invocation, result, None)
             return result
 
         wrapper = sync_entry
@@ -204,6 +206,16 @@ def _wrap(func: F, name: str | None) -> F:
         wrapper.__signature__ = _with_context_parameter(signature)  # type: ignore[attr-defined]
     setattr(wrapper, _MARK, True)
     return cast(F, wrapper)
+
+
+def _finish(invocation: Invocation | None, result: Any, error: BaseException | None) -> None:
+    """End the invocation's tracking; a failure here is logged, never raised into the app."""
+    if invocation is None:
+        return
+    try:
+        invocation.end(result=result, error=error)
+    except Exception:
+        logger.exception("azfunc_telemetry could not finish tracking an invocation")
 
 
 def _reject_awaitable(func: Callable[..., Any], result: Any) -> None:

@@ -174,7 +174,10 @@ class Pipeline:
         """
         if self._stopped.is_set():
             return True
-        deadline = time.monotonic() + max(0.0, timeout_s)
+        # Part of the time is kept for writing what is left to disk, so the whole shutdown,
+        # rescue included, stays within timeout_s.
+        reserve_s = min(0.2, 0.1 * max(0.0, timeout_s))
+        deadline = time.monotonic() + max(0.0, timeout_s) - reserve_s
         self._stopping = True
         self._wake.set()
         if threading.current_thread() is not self._thread:

@@ -118,23 +118,16 @@ def run_child(
 
 
 class EmulatorProcess:
-    """The ingestion emulator running in :mod:`bench.emulator_child`; a context manager.
+    """The ingestion emulator running in :mod:`bench.emulator_child`; a context manager."""
 
-    Args:
-        keep_nagle: leave the emulator's 40 ms-per-request Nagle stall in place (see
-            :mod:`bench.emulator_child`).
-    """
-
-    def __init__(self, *, keep_nagle: bool = False) -> None:
-        self._keep_nagle = keep_nagle
+    def __init__(self) -> None:
         self._process: subprocess.Popen[str] | None = None
         self.connection_string = ""
         self.port = 0
 
     def __enter__(self) -> EmulatorProcess:
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "bench.emulator_child"]
-            + (["--keep-nagle"] if self._keep_nagle else []),
+            [sys.executable, "-m", "bench.emulator_child"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=child_env(),

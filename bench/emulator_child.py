@@ -9,27 +9,15 @@ million of them) and takes one command per line on stdin, answering one JSON lin
 * ``hang``: from now on hold every request without an answer (a hung endpoint);
 * ``normal``: answer normally again and release the held requests;
 * ``quit`` (or end of input): stop serving and exit.
-
-The emulator's server writes a response's headers and body in two ``send`` calls. With Nagle's
-algorithm on, the body waits for the client's delayed ACK of the headers, about 40 ms on Linux,
-so every request takes at least that long and a sender that waits for each answer is capped at
-about 20 requests a second. The real service has no such stall, so this process turns Nagle off
-on accepted connections (``TCP_NODELAY``) unless started with ``--keep-nagle``, which the
-throughput benchmark uses once to show the difference.
 """
 
 from __future__ import annotations
 
-import argparse
-import contextlib
 import json
-import socket
 import sys
 import threading
 from collections.abc import Mapping
-from typing import Any
 
-from azfunc_telemetry.ingestion.server import IngestionServer
 from azfunc_telemetry.testing import IngestionEmulator, RecordedRequest, ScriptedResponse
 
 __all__ = ["main"]
@@ -66,24 +54,8 @@ def _reply(payload: Mapping[str, object]) -> None:
     sys.stdout.flush()
 
 
-def _answer_without_nagle() -> None:
-    """Set ``TCP_NODELAY`` on every connection the ingestion server accepts in this process."""
-    accept = IngestionServer.process_request
-
-    def process_request(self: IngestionServer, request: Any, client_address: Any) -> None:
-        with contextlib.suppress(OSError):
-            request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        accept(self, request, client_address)
-
-    IngestionServer.process_request = process_request  # type: ignore[method-assign]
-
-
 def main() -> None:
     """Serve until told to quit."""
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--keep-nagle", action="store_true")
-    if not parser.parse_args().keep_nagle:
-        _answer_without_nagle()
     counter = _Counter()
     emulator = IngestionEmulator().start()
     emulator.respond_with(counter.respond)

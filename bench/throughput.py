@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 import shutil
 import tempfile
-from typing import Any
 
 from .children import EmulatorProcess, child_env, run_child
 from .report import BenchmarkResult
@@ -21,20 +20,6 @@ from .settings import Settings
 __all__ = ["run"]
 
 _RATE_LIMIT = 20_000.0
-
-
-_SHIPPED_RUN_S = 5.0
-
-
-def _against_emulator_as_shipped(env: dict[str, str]) -> dict[str, Any]:
-    """A short run against an emulator that keeps its 40 ms-per-request Nagle stall."""
-    with EmulatorProcess(keep_nagle=True) as shipped:
-        child = run_child(
-            ["-m", "bench.throughput_child", "--seconds", str(_SHIPPED_RUN_S)],
-            env={**env, "APPLICATIONINSIGHTS_CONNECTION_STRING": shipped.connection_string},
-            timeout_s=_SHIPPED_RUN_S + 120.0,
-        )
-        return child.result()
 
 
 def run(settings: Settings, emulator: EmulatorProcess) -> BenchmarkResult:
@@ -54,7 +39,6 @@ def run(settings: Settings, emulator: EmulatorProcess) -> BenchmarkResult:
         )
         report = child.result()
         received = emulator.counts()["items"] - received_before
-        shipped = None if settings.smoke else _against_emulator_as_shipped(env)
     finally:
         shutil.rmtree(storage, ignore_errors=True)
 
@@ -86,14 +70,6 @@ def run(settings: Settings, emulator: EmulatorProcess) -> BenchmarkResult:
         "µs",
     )
     result.diagnostics["child"] = report
-    if shipped is not None:
-        result.add(
-            "records_per_s_nagle",
-            f"records/s against the emulator as shipped (Nagle stall; {_SHIPPED_RUN_S:.0f} s run)",
-            int(shipped["records"]) / float(shipped["wall_s"]),
-            "records/s",
-        )
-        result.diagnostics["child_emulator_as_shipped"] = shipped
     result.target(
         "throughput",
         "throughput: at least 20,000 records/s delivered on one CPU",

@@ -278,8 +278,13 @@ def test_http_trigger_reports_status_url_and_trigger_type(emulator: IngestionEmu
             body=b"",
         )
         api(req=request, context=FakeContext("api"))
-    envelopes = emulator.wait_for(count_type("RequestData", 2), timeout=10)
+    positional = func.HttpRequest(
+        "GET", "http://localhost/api/y", params={"status": "202"}, body=b""
+    )
+    api(positional, context=FakeContext("api"))
+    envelopes = emulator.wait_for(count_type("RequestData", 3), timeout=10)
     rows = {base(r)["responseCode"]: base(r) for r in of_type(envelopes, "RequestData")}
+    assert rows["202"]["url"] == "http://localhost/api/y"
     assert rows["201"]["success"] is True
     assert rows["503"]["success"] is False
     assert "s3cr3tkey" not in rows["201"]["url"]
