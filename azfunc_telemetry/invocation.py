@@ -26,6 +26,7 @@ __all__ = ["DISPATCH_ATTRIBUTE", "Invocation", "mark_dispatched"]
 DISPATCH_ATTRIBUTE = "azfunc_dispatched_ns"
 
 _cold_start = itertools.count()
+_current_thread = threading.current_thread
 _new = tuple.__new__
 _TRACKER = runtime.tracker()
 #: The worker storage seen last; registering it again is skipped (it is one shared object).
@@ -45,12 +46,6 @@ def mark_dispatched(context: Any) -> None:
         setattr(context, DISPATCH_ATTRIBUTE, time.perf_counter_ns())
     except (AttributeError, TypeError):
         pass
-
-
-def _retry_count(function_context: Any) -> int | None:
-    retry = getattr(function_context, "retry_context", None)
-    count = getattr(retry, "retry_count", None) if retry is not None else None
-    return count if isinstance(count, int) else None
 
 
 class Invocation:
@@ -128,7 +123,7 @@ class Invocation:
         self._token = activate(context, now_ns)
         self._start_ns = time.perf_counter_ns()
 
-    def end(self, *, result: Any = None, error: BaseException | None = None) -> None:
+    def end(self, result: Any = None, error: BaseException | None = None) -> None:
         """Stop the clock, count the invocation out, queue its request (and exception)."""
         duration_ns = time.perf_counter_ns() - self._start_ns
         context = self.context
@@ -142,13 +137,15 @@ class Invocation:
             return
         status = _response_code(result, error, self.trigger)
         submit = active.pipeline.submit
+        retry = getattr(self.function_context, "retry_context", None)
+        retry_count = getattr(retry, "retry_count", None) if retry is not None else None
         facts = (
             self._cold,
             self._mode,
-            threading.current_thread().name,
+            _current_thread().name,
             self._start,
             self._waited_ms,
-            _retry_count(self.function_context),
+            retry_count if type(retry_count) is int else None,
             self.trigger,
         )
         submit(

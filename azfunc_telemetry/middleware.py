@@ -213,7 +213,7 @@ def _finish(invocation: Invocation | None, result: Any, error: BaseException | N
     if invocation is None:
         return
     try:
-        invocation.end(result=result, error=error)
+        invocation.end(result, error)
     except Exception:
         logger.exception("azfunc_telemetry could not finish tracking an invocation")
 

@@ -39,7 +39,7 @@ from .http import HttpReply, HttpSender, TransportError
 from .replies import Verdict, classify_reply, retry_after_s
 from .storage import PersistentStore, has_blobs
 
-__all__ = ["AzureMonitorExporter", "classify_reply", "retry_after_s"]
+__all__ = ["AzureMonitorExporter", "classify_reply", "retry_after_s", "serialize_batch"]
 
 _MAX_REDIRECTS = 10
 _DRAIN_BLOBS_PER_PASS = 20
@@ -177,7 +177,7 @@ class AzureMonitorExporter:
         with self._lock:
             self._in_flight = envelopes
         try:
-            body = _body(envelopes)
+            body = serialize_batch(envelopes)
             self._sender.send(self._url, body)
         except TransportError as exc:
             self._settle(
@@ -255,7 +255,7 @@ class AzureMonitorExporter:
         return False
 
     def _post(self, envelopes: list[Envelope]) -> Verdict:
-        body = _body(envelopes)
+        body = serialize_batch(envelopes)
         try:
             reply = self._sender.post(self._url, body)
         except TransportError as exc:
@@ -379,8 +379,8 @@ class AzureMonitorExporter:
                 return
 
 
-def _body(envelopes: list[Envelope]) -> bytes:
-    """The request body for ``envelopes`` (uncompressed)."""
+def serialize_batch(envelopes: list[Envelope]) -> bytes:
+    """The request body for ``envelopes`` (before compression): a compact JSON array."""
     # Compact, and no cycle check: the builder's envelopes are trees of str, numbers and dicts.
     # Together a fifth less time for what is a third of the export thread's work.
     text = json.dumps(
