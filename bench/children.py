@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ChildRun", "EmulatorProcess", "child_env", "run_child"]
+__all__ = ["ChildRun", "EmulatorProcess", "app_env", "child_env", "run_child", "scratch_storage"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,6 +39,30 @@ def child_env(**settings: str) -> dict[str, str]:
     env["PYTHONPATH"] = str(ROOT) + (os.pathsep + existing if existing else "")
     env.update(settings)
     return env
+
+
+def app_env(storage: str, connection_string: str | None = None) -> dict[str, str]:
+    """A benchmarked app's environment: its local storage in ``storage`` and, unless ``None``,
+    ``connection_string`` as the app setting that ``setup()`` reads."""
+    if connection_string is None:
+        return child_env(AZFUNC_TELEMETRY_STORAGE_PATH=storage)
+    return child_env(
+        APPLICATIONINSIGHTS_CONNECTION_STRING=connection_string,
+        AZFUNC_TELEMETRY_STORAGE_PATH=storage,
+    )
+
+
+@contextmanager
+def scratch_storage() -> Iterator[str]:
+    """A fresh folder for the library's local storage during one benchmark, removed after it.
+
+    Each benchmark gets its own, so blobs one leaves behind never reach the next one's numbers.
+    """
+    storage = tempfile.mkdtemp(prefix="azfunc-bench-")
+    try:
+        yield storage
+    finally:
+        shutil.rmtree(storage, ignore_errors=True)
 
 
 class ChildRun:

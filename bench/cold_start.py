@@ -11,11 +11,9 @@ opencensus-ext-azure log and trace exporters is the comparison. One extra run wi
 
 from __future__ import annotations
 
-import shutil
 import statistics
-import tempfile
 
-from .children import EmulatorProcess, child_env, run_child
+from .children import EmulatorProcess, app_env, run_child, scratch_storage
 from .report import BenchmarkResult
 from .settings import Settings
 
@@ -82,14 +80,10 @@ def _import_profile(env: dict[str, str]) -> list[dict[str, object]]:
 def run(settings: Settings, emulator: EmulatorProcess) -> BenchmarkResult:
     """Measure import-plus-setup time and memory in fresh interpreters."""
     result = BenchmarkResult("cold_start", "Cold start")
-    storage = tempfile.mkdtemp(prefix="azfunc-bench-")
-    env = child_env(
-        APPLICATIONINSIGHTS_CONNECTION_STRING=emulator.connection_string,
-        AZFUNC_TELEMETRY_STORAGE_PATH=storage,
-    )
     walls: dict[str, list[float]] = {name: [] for name in VARIANTS}
     rss: dict[str, list[float]] = {name: [] for name in VARIANTS}
-    try:
+    with scratch_storage() as storage:
+        env = app_env(storage, emulator.connection_string)
         for _ in range(settings.cold_runs):
             for name, (_, body) in VARIANTS.items():
                 child = run_child(
@@ -99,8 +93,6 @@ def run(settings: Settings, emulator: EmulatorProcess) -> BenchmarkResult:
                 walls[name].append(float(report["wall_ms"]))
                 rss[name].append(float(report["maxrss_kib"]) / 1024.0)
         result.diagnostics["slowest_imports"] = _import_profile(env)
-    finally:
-        shutil.rmtree(storage, ignore_errors=True)
 
     wall = {name: statistics.median(values) for name, values in walls.items()}
     peak = {name: statistics.median(values) for name, values in rss.items()}

@@ -12,13 +12,11 @@ deadline, ``exit_timeout_s``, having saved the records to local storage.
 from __future__ import annotations
 
 import os
-import shutil
 import statistics
-import tempfile
 
 from azfunc_telemetry.config import TelemetryConfig
 
-from .children import EmulatorProcess, child_env, run_child
+from .children import EmulatorProcess, app_env, run_child, scratch_storage
 from .report import BenchmarkResult
 from .settings import Settings
 
@@ -66,11 +64,6 @@ def run(settings: Settings, emulator: EmulatorProcess) -> BenchmarkResult:
     """Measure exit latency against a healthy and a hung endpoint."""
     result = BenchmarkResult("exit_latency", "Exit latency")
     deadline_s = float(TelemetryConfig._field_defaults["exit_timeout_s"])
-    storage = tempfile.mkdtemp(prefix="azfunc-bench-")
-    env = child_env(
-        APPLICATIONINSIGHTS_CONNECTION_STRING=emulator.connection_string,
-        AZFUNC_TELEMETRY_STORAGE_PATH=storage,
-    )
     few = max(1, settings.exit_runs - 2)
     scenarios = [
         ("none", False, settings.exit_runs),
@@ -81,14 +74,13 @@ def run(settings: Settings, emulator: EmulatorProcess) -> BenchmarkResult:
     if settings.opencensus_hung_exit:
         scenarios.append(("opencensus", True, 1))
     times: dict[str, list[float]] = {}
-    try:
+    with scratch_storage() as storage:
+        env = app_env(storage, emulator.connection_string)
         for library, hung, runs in scenarios:
             latencies, received, stored = _exit_times(library, runs, emulator, env, hung)
             name = f"{library}_{'hung' if hung else 'healthy'}"
             times[name] = latencies
             result.diagnostics[name] = {"items_received": received, "blobs_left": stored}
-    finally:
-        shutil.rmtree(storage, ignore_errors=True)
     bare = statistics.median(times["none_healthy"])
     for name, latencies in times.items():
         library, scenario = name.split("_")

@@ -17,21 +17,13 @@ import time
 from collections.abc import Callable
 
 import azfunc_telemetry
-from azfunc_telemetry.testing import FakeContext
 
 from .timing import peak_rss_kib, rss_kib
-from .workload import APP_LOGGER, EXTRA, MESSAGE
+from .workload import RECORDS_PER_INVOCATION, invocation_contexts, logging_invocation
 
 __all__ = ["main"]
 
-RECORDS_PER_INVOCATION = 10
-
-
-@azfunc_telemetry.instrument(name="outage")
-def _invocation(context: FakeContext) -> None:
-    info = APP_LOGGER.info
-    for index in range(RECORDS_PER_INVOCATION):
-        info(MESSAGE, "A-77", index, extra=EXTRA)
+_invocation = logging_invocation("outage")
 
 
 def _refusing_port() -> socket.socket:
@@ -64,7 +56,7 @@ def main() -> None:
                 f"IngestionEndpoint=http://127.0.0.1:{port}/"
             )
         )
-        contexts = [FakeContext("outage") for _ in range(64)]
+        contexts = invocation_contexts(64, "outage")
         for index in range(200):
             _invocation(contexts[index % len(contexts)])
         warmed = _wait_until(lambda: azfunc_telemetry.stats().persisted > 0, 30.0)

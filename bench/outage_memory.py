@@ -9,10 +9,7 @@ warm-up that already went through the first failed sends.
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-
-from .children import EmulatorProcess, child_env, run_child
+from .children import EmulatorProcess, app_env, run_child, scratch_storage
 from .report import BenchmarkResult
 from .settings import Settings
 
@@ -24,18 +21,14 @@ _GROWTH_LIMIT_MIB = 64.0
 def run(settings: Settings, emulator: EmulatorProcess) -> BenchmarkResult:
     """Measure RSS growth while the endpoint is down."""
     result = BenchmarkResult("outage_memory", "Outage memory")
-    storage = tempfile.mkdtemp(prefix="azfunc-bench-")
-    env = child_env(AZFUNC_TELEMETRY_STORAGE_PATH=storage)
-    try:
+    with scratch_storage() as storage:
         child = run_child(
             ["-m", "bench.outage_child", "--records", str(settings.outage_records)],
-            env=env,
+            env=app_env(storage),
             timeout_s=600.0,
             fresh_rss=True,
         )
         report = child.result()
-    finally:
-        shutil.rmtree(storage, ignore_errors=True)
     before = report["rss_before_kib"] / 1024.0
     growth_end = report["rss_after_kib"] / 1024.0 - before
     growth_peak = report["peak_rss_kib"] / 1024.0 - before

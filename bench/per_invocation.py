@@ -12,8 +12,6 @@ median per-call time over all chunks minus the bare call's.
 from __future__ import annotations
 
 import asyncio
-import shutil
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -24,10 +22,10 @@ import azure.functions as func
 import azfunc_telemetry
 from azfunc_telemetry.testing import FakeContext
 
-from .children import EmulatorProcess
+from .children import EmulatorProcess, scratch_storage
 from .report import BenchmarkResult
 from .settings import Settings
-from .timing import Block, chunked, interleave
+from .timing import Block, Series, chunked, interleave
 from .workload import (
     OpenCensusInvocation,
     http_request,
@@ -77,12 +75,10 @@ def _drain() -> None:
     azfunc_telemetry.flush(30.0)
 
 
-def run(settings: Settings, emulator: EmulatorProcess) -> BenchmarkResult:
-    """Measure the per-invocation overhead of both libraries."""
-    result = BenchmarkResult("per_invocation", "Per invocation")
-    storage = tempfile.mkdtemp(prefix="azfunc-bench-")
-    azfunc_telemetry.setup(connection_string=emulator.connection_string, storage_path=storage)
-    exporter = opencensus_exporter(emulator.connection_string)
+def _interleaved(settings: Settings, connection_string: str, storage: str) -> dict[str, Series]:
+    """Time the six variants chunk by chunk against the emulator at ``connection_string``."""
+    azfunc_telemetry.setup(connection_string=connection_string, storage_path=storage)
+    exporter = opencensus_exporter(connection_string)
     opencensus = OpenCensusInvocation(exporter)
     request = http_request()
     contexts = invocation_contexts(settings.invocation_chunk)
@@ -113,7 +109,7 @@ def run(settings: Settings, emulator: EmulatorProcess) -> BenchmarkResult:
         return one
 
     try:
-        series = interleave(
+        return interleave(
             {
                 "sync_bare": on_pool(orders),
                 "sync_azfunc": on_pool(azfunc_telemetry.instrument(orders)),
@@ -129,8 +125,13 @@ def run(settings: Settings, emulator: EmulatorProcess) -> BenchmarkResult:
         pool.shutdown(wait=True)
         exporter._stop(10.0)
         azfunc_telemetry.shutdown(5.0)
-        shutil.rmtree(storage, ignore_errors=True)
 
+
+def run(settings: Settings, emulator: EmulatorProcess) -> BenchmarkResult:
+    """Measure the per-invocation overhead of both libraries."""
+    result = BenchmarkResult("per_invocation", "Per invocation")
+    with scratch_storage() as storage:
+        series = _interleaved(settings, emulator.connection_string, storage)
     overheads: dict[str, float] = {}
     for mode in ("sync", "async"):
         bare = series[f"{mode}_bare"]
@@ -184,7 +185,7 @@ def run(settings: Settings, emulator: EmulatorProcess) -> BenchmarkResult:
         "x",
     )
     result.notes.append(
-        f"{size} invocations per timed chunk, each with its own context; the request items "
-        "they queue are delivered to the emulator between chunks"
+        f"{settings.invocation_chunk} invocations per timed chunk, each with its own context; "
+        "the request items they queue are delivered to the emulator between chunks"
     )
     return result

@@ -18,8 +18,6 @@ from __future__ import annotations
 import gzip
 import json
 import logging
-import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from typing import Any
@@ -28,10 +26,11 @@ import azure.functions as func
 
 import azfunc_telemetry
 from azfunc_telemetry.envelope import EnvelopeBuilder
-from azfunc_telemetry.sanitize import Scrubber, safe_str
+from azfunc_telemetry.export.azure import serialize_batch
+from azfunc_telemetry.sanitize import Scrubber
 from azfunc_telemetry.testing import FakeContext
 
-from .children import EmulatorProcess
+from .children import EmulatorProcess, scratch_storage
 from .report import BenchmarkResult
 from .settings import Settings
 from .timing import Block, Series, chunked, interleave
@@ -86,9 +85,9 @@ class _Drain:
 
 
 def _block(
-    handler: logging.Handler, extra: dict[str, Any], settings: Settings, drain: _Drain
+    handler: logging.Handler, extra: dict[str, Any], size: int, drain: Callable[[], None]
 ) -> Callable[[], Block]:
-    size = settings.record_chunk
+    """One timed chunk of ``size`` log calls through ``handler``, ``drain`` run after it."""
 
     def one() -> Block:
         with root_handlers(handler):
@@ -111,13 +110,14 @@ def _caller_side(
     drain = _Drain(opencensus)
     tagged = NoOpHandler()
     tagged.addFilter(azfunc_telemetry.InvocationContextFilter())
+    size = settings.record_chunk
     try:
         series = interleave(
             {
-                "stdlib": _block(NoOpHandler(), EXTRA, settings, drain),
-                "stdlib_filter": _block(tagged, EXTRA, settings, drain),
-                "opencensus": _block(opencensus, OPENCENSUS_EXTRA, settings, drain),
-                "azfunc": _block(azfunc, EXTRA, settings, drain),
+                "stdlib": _block(NoOpHandler(), EXTRA, size, drain),
+                "stdlib_filter": _block(tagged, EXTRA, size, drain),
+                "opencensus": _block(opencensus, OPENCENSUS_EXTRA, size, drain),
+                "azfunc": _block(azfunc, EXTRA, size, drain),
             },
             repeats=settings.repeats * settings.record_chunks,
         )
@@ -173,20 +173,11 @@ def _backlog(
     def drain() -> None:
         azfunc_telemetry.flush(60.0)
 
-    def block(handler: logging.Handler) -> Callable[[], Block]:
-        def one() -> Block:
-            with root_handlers(handler):
-                return chunked(
-                    lambda: _logging_chunk(FakeContext("per_record"), size, EXTRA),
-                    drain,
-                    1,
-                    size,
-                )
-
-        return one
-
     series = interleave(
-        {"stdlib": block(NoOpHandler()), "azfunc": block(azfunc)},
+        {
+            "stdlib": _block(NoOpHandler(), EXTRA, size, drain),
+            "azfunc": _block(azfunc, EXTRA, size, drain),
+        },
         repeats=max(3, settings.repeats // 2),
     )
     _add_series(
@@ -227,18 +218,6 @@ class _Capture(logging.Handler):
         self._into.append(record)
 
 
-def _serialise(envelopes: list[Any]) -> bytes:
-    """A request body exactly as ``AzureMonitorExporter`` serialises a batch (before gzip)."""
-    text = json.dumps(
-        envelopes,
-        ensure_ascii=False,
-        default=safe_str,
-        check_circular=False,
-        separators=(",", ":"),
-    )
-    return text.encode("utf-8", "replace")
-
-
 def _export_side(result: BenchmarkResult, settings: Settings, connection_string: str) -> None:
     count = settings.export_records
     # Exactly what azfunc_telemetry's handler queues: (record, invocation, message).
@@ -255,7 +234,18 @@ def _export_side(result: BenchmarkResult, settings: Settings, connection_string:
     opencensus: Any = opencensus_log_handler(connection_string)
     envelopes = [builder.build(item) for item in items]
     oc_envelopes = [opencensus.log_record_to_envelope(record) for record in records]
-    bodies = [_serialise(envelopes[i : i + _AZFUNC_BATCH]) for i in range(0, count, _AZFUNC_BATCH)]
+
+    def azfunc_bodies() -> list[bytes]:
+        """What the exporter posts: the envelopes in batches, each one request body."""
+        return [serialize_batch(batch) for batch in _batches(envelopes, _AZFUNC_BATCH)]
+
+    def opencensus_bodies() -> list[str]:
+        """opencensus's request bodies: its 100-item batches through ``json.dumps``."""
+        return [
+            json.dumps(batch, default=str) for batch in _batches(oc_envelopes, _OPENCENSUS_BATCH)
+        ]
+
+    bodies = azfunc_bodies()
 
     def timed(work: Callable[[], object]) -> Callable[[], Block]:
         def one() -> Block:
@@ -269,22 +259,12 @@ def _export_side(result: BenchmarkResult, settings: Settings, connection_string:
         series = interleave(
             {
                 "azfunc_build": timed(lambda: [builder.build(item) for item in items]),
-                "azfunc_serialise": timed(
-                    lambda: [
-                        _serialise(envelopes[i : i + _AZFUNC_BATCH])
-                        for i in range(0, count, _AZFUNC_BATCH)
-                    ]
-                ),
+                "azfunc_serialise": timed(azfunc_bodies),
                 "azfunc_gzip": timed(lambda: [gzip.compress(b, compresslevel=1) for b in bodies]),
                 "opencensus_build": timed(
                     lambda: [opencensus.log_record_to_envelope(record) for record in records]
                 ),
-                "opencensus_serialise": timed(
-                    lambda: [
-                        json.dumps(oc_envelopes[i : i + _OPENCENSUS_BATCH], default=str)
-                        for i in range(0, count, _OPENCENSUS_BATCH)
-                    ]
-                ),
+                "opencensus_serialise": timed(opencensus_bodies),
             },
             repeats=settings.repeats,
         )
@@ -331,6 +311,11 @@ def _export_side(result: BenchmarkResult, settings: Settings, connection_string:
     )
 
 
+def _batches(items: list[Any], size: int) -> list[list[Any]]:
+    """``items`` cut into consecutive batches of at most ``size``, as an exporter sends them."""
+    return [items[start : start + size] for start in range(0, len(items), size)]
+
+
 def _add_series(result: BenchmarkResult, key: str, label: str, series: Series) -> None:
     result.add(key, label, series.median_us, "µs", series.values_us)
 
@@ -338,14 +323,13 @@ def _add_series(result: BenchmarkResult, key: str, label: str, series: Series) -
 def run(settings: Settings, emulator: EmulatorProcess) -> BenchmarkResult:
     """Measure per-record costs on both sides of the queue."""
     result = BenchmarkResult("per_record", "Per record")
-    storage = tempfile.mkdtemp(prefix="azfunc-bench-")
-    try:
-        _caller_side(result, settings, emulator.connection_string, storage)
-        _backlog(result, settings, emulator.connection_string, storage)
-        _export_side(result, settings, emulator.connection_string)
-    finally:
-        azfunc_telemetry.shutdown(5.0)
-        shutil.rmtree(storage, ignore_errors=True)
+    with scratch_storage() as storage:
+        try:
+            _caller_side(result, settings, emulator.connection_string, storage)
+            _backlog(result, settings, emulator.connection_string, storage)
+            _export_side(result, settings, emulator.connection_string)
+        finally:
+            azfunc_telemetry.shutdown(5.0)
     result.notes.append(
         "caller-side costs are timed in chunks of "
         f"{settings.record_chunk} calls inside one invocation, with both libraries' queues "

@@ -10,10 +10,8 @@ items of the invocations are delivered too, on top.
 from __future__ import annotations
 
 import math
-import shutil
-import tempfile
 
-from .children import EmulatorProcess, child_env, run_child
+from .children import EmulatorProcess, app_env, run_child, scratch_storage
 from .report import BenchmarkResult
 from .settings import Settings
 
@@ -25,22 +23,15 @@ _RATE_LIMIT = 20_000.0
 def run(settings: Settings, emulator: EmulatorProcess) -> BenchmarkResult:
     """Measure sustained delivery throughput and its CPU cost."""
     result = BenchmarkResult("throughput", "Sustained throughput")
-    storage = tempfile.mkdtemp(prefix="azfunc-bench-")
-    env = child_env(
-        APPLICATIONINSIGHTS_CONNECTION_STRING=emulator.connection_string,
-        AZFUNC_TELEMETRY_STORAGE_PATH=storage,
-    )
-    try:
+    with scratch_storage() as storage:
         received_before = emulator.counts()["items"]
         child = run_child(
             ["-m", "bench.throughput_child", "--seconds", str(settings.throughput_s)],
-            env=env,
+            env=app_env(storage, emulator.connection_string),
             timeout_s=settings.throughput_s + 120.0,
         )
         report = child.result()
         received = emulator.counts()["items"] - received_before
-    finally:
-        shutil.rmtree(storage, ignore_errors=True)
 
     wall = float(report["wall_s"])
     records = int(report["records"])

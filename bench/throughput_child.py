@@ -15,21 +15,13 @@ import os
 import time
 
 import azfunc_telemetry
-from azfunc_telemetry.testing import FakeContext
 
 from .timing import cpu_seconds
-from .workload import APP_LOGGER, EXTRA, MESSAGE
+from .workload import RECORDS_PER_INVOCATION, invocation_contexts, logging_invocation
 
 __all__ = ["main"]
 
-RECORDS_PER_INVOCATION = 10
-
-
-@azfunc_telemetry.instrument(name="throughput")
-def _invocation(context: FakeContext) -> None:
-    info = APP_LOGGER.info
-    for index in range(RECORDS_PER_INVOCATION):
-        info(MESSAGE, "A-77", index, extra=EXTRA)
+_invocation = logging_invocation("throughput")
 
 
 def _pin_to_one_cpu() -> int | None:
@@ -50,7 +42,7 @@ def main() -> None:
     logging.getLogger().setLevel(logging.INFO)
     config = azfunc_telemetry.setup()
     high_water = config.queue_size // 2
-    contexts = [FakeContext("throughput") for _ in range(64)]
+    contexts = invocation_contexts(64, "throughput")
     stats = azfunc_telemetry.stats
     invocations = pauses = 0
     # One untimed invocation: the export thread builds its exporter and connects.

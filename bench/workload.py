@@ -17,6 +17,7 @@ from typing import Any
 
 import azure.functions as func
 
+import azfunc_telemetry
 from azfunc_telemetry.testing import FakeContext
 
 __all__ = [
@@ -24,12 +25,14 @@ __all__ = [
     "EXTRA",
     "MESSAGE",
     "OPENCENSUS_EXTRA",
+    "RECORDS_PER_INVOCATION",
     "NoOpHandler",
     "OpenCensusInvocation",
     "disable_statsbeat",
     "http_request",
     "http_response",
     "invocation_contexts",
+    "logging_invocation",
     "opencensus_exporter",
     "opencensus_log_handler",
     "root_handlers",
@@ -39,6 +42,8 @@ APP_LOGGER = logging.getLogger("bench.orders")
 MESSAGE = "order %s processed in %d ms"
 EXTRA: dict[str, Any] = {"customer_id": "c-1042", "items": 3, "region": "westeurope"}
 OPENCENSUS_EXTRA: dict[str, Any] = {"custom_dimensions": EXTRA}
+#: Log records each invocation of :func:`logging_invocation` writes.
+RECORDS_PER_INVOCATION = 10
 
 
 class NoOpHandler(logging.Handler):
@@ -85,6 +90,22 @@ def http_response() -> func.HttpResponse:
 def invocation_contexts(count: int, function_name: str = "orders") -> list[FakeContext]:
     """``count`` distinct contexts, as the host gives each invocation its own."""
     return [FakeContext(function_name) for _ in range(count)]
+
+
+def logging_invocation(function_name: str) -> Callable[[FakeContext], None]:
+    """An ``@instrument``-ed function that logs :data:`RECORDS_PER_INVOCATION` records a call.
+
+    The children that run invocations in a tight loop call it: a call does nothing but log, so
+    what they measure is the library's cost of carrying the records.
+    """
+
+    @azfunc_telemetry.instrument(name=function_name)
+    def invocation(context: FakeContext) -> None:
+        info = APP_LOGGER.info
+        for index in range(RECORDS_PER_INVOCATION):
+            info(MESSAGE, "A-77", index, extra=EXTRA)
+
+    return invocation
 
 
 def opencensus_log_handler(connection_string: str) -> logging.Handler:

@@ -1,4 +1,5 @@
-"""Shared fixtures: every test starts with no telemetry pipeline and a clean environment."""
+"""Shared fixtures: every test starts with no telemetry pipeline and a clean environment, and
+may ask for an ingestion emulator and a root logger that passes INFO records."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 import azfunc_telemetry
 from azfunc_telemetry import diagnostics
 from azfunc_telemetry.runtime import tracker
+from azfunc_telemetry.testing import IngestionEmulator
 
 _ENV_PREFIXES = ("APPLICATIONINSIGHTS_", "APPINSIGHTS_", "AZFUNC_TELEMETRY_")
 _ENV_NAMES = (
@@ -45,3 +47,19 @@ def clean_telemetry(
     for handler in list(root.handlers):
         if handler not in handlers:
             root.removeHandler(handler)
+
+
+@pytest.fixture
+def emulator() -> Iterator[IngestionEmulator]:
+    """An ingestion emulator serving on 127.0.0.1 for the test, stopped after it."""
+    with IngestionEmulator() as running:
+        yield running
+
+
+@pytest.fixture
+def info_logging() -> None:
+    """The root logger at INFO, so the tests' ``info()`` records reach the telemetry handler.
+
+    ``clean_telemetry`` puts the previous level back after the test.
+    """
+    logging.getLogger().setLevel(logging.INFO)

@@ -12,11 +12,10 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
-from datetime import datetime, timezone
 from typing import Any
 
 import pytest
+from helpers import otel_envelope, otel_message
 
 from azfunc_telemetry.testing.emulator import (
     DEFAULT_IKEY,
@@ -27,39 +26,15 @@ from azfunc_telemetry.testing.emulator import (
 
 
 def envelope(text: str = "hello world", ikey: str = DEFAULT_IKEY) -> dict[str, Any]:
-    """An OTel log envelope shaped like protocol.md Appendix A, stamped now."""
-    return {
-        "name": "Microsoft.ApplicationInsights.Message",
-        "iKey": ikey,
-        "tags": {
-            "ai.cloud.role": "my-func-app",
-            "ai.cloud.roleInstance": "instance-1",
-            "ai.internal.sdkVersion": "ulm_py3.11.7:otel1.45.2:ext1.0.0b58",
-            "ai.operation.id": "2e927bbd3a0bd52b4f4ef6d0a9f99fa0",
-            "ai.operation.parentId": "ae211013cd85d80c",
-        },
-        "time": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-        "data": {
-            "baseData": {
-                "ver": 2,
-                "message": text,
-                "severityLevel": 1,
-                "properties": {"invocation_id": "abc-123"},
-                "measurements": {},
-            },
-            "baseType": "MessageData",
-        },
-    }
+    """A log envelope for the emulator's default key (protocol.md Appendix A), stamped now."""
+    return otel_message(text, ikey)
 
 
 def request_envelope() -> dict[str, Any]:
     """An OTel server-span envelope (RequestData)."""
-    item = envelope()
-    item["name"] = "Microsoft.ApplicationInsights.Request"
-    item["data"] = {
-        "baseType": "RequestData",
-        "baseData": {
-            "ver": 2,
+    return otel_envelope(
+        "RequestData",
+        {
             "name": "GET /api/HttpTrigger1",
             "id": "ae211013cd85d80c",
             "duration": "0.00:00:00.001",
@@ -67,8 +42,8 @@ def request_envelope() -> dict[str, Any]:
             "success": True,
             "url": "http://localhost:7071/api/HttpTrigger1?name=x",
         },
-    }
-    return item
+        DEFAULT_IKEY,
+    )
 
 
 class Answer:
@@ -104,12 +79,6 @@ def send(
         return Answer(response.status, dict(response.getheaders()), response.read())
     finally:
         connection.close()
-
-
-@pytest.fixture
-def emulator() -> Iterator[IngestionEmulator]:
-    with IngestionEmulator() as running:
-        yield running
 
 
 def test_connection_string_has_trailing_slash(emulator: IngestionEmulator) -> None:

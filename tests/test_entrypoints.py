@@ -23,11 +23,10 @@ log = logging.getLogger("tests.entrypoints")
 
 
 @pytest.fixture
-def emulator() -> Iterator[IngestionEmulator]:
-    with IngestionEmulator() as emu:
-        logging.getLogger().setLevel(logging.INFO)
-        azfunc_telemetry.setup(connection_string=emu.connection_string, export_interval_s=0.05)
-        yield emu
+def emulator(emulator: IngestionEmulator, info_logging: None) -> IngestionEmulator:
+    """The shared emulator, with telemetry reporting to it."""
+    azfunc_telemetry.setup(connection_string=emulator.connection_string, export_interval_s=0.05)
+    return emulator
 
 
 def _worker_passes_context(function: Any) -> bool:

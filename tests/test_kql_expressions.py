@@ -358,19 +358,29 @@ def test_arithmetic_on_strings_is_an_error() -> None:
     assert caught.value.position == query.index("+")
 
 
-def test_function_argument_type_error_points_at_function() -> None:
-    """A wrongly typed argument is reported at the function's name."""
-    query = "T | project v = ago(5)"
+@pytest.mark.parametrize(
+    ("query", "message", "offending"),
+    [
+        pytest.param(
+            "T | project v = ago(5)",
+            "ago() expects a timespan argument, got long",
+            "ago",
+            id="function-argument-at-the-function-name",
+        ),
+        pytest.param(
+            "T | where n",
+            "'where' expects a bool predicate, got long",
+            "n",
+            id="non-bool-where-predicate-at-the-predicate",
+        ),
+    ],
+)
+def test_type_error_names_both_types_and_points_at_the_culprit(
+    query: str, message: str, offending: str
+) -> None:
+    """A wrongly typed function argument or ``where`` predicate is rejected with the expected
+    and the actual type, at the function's name or the predicate."""
     with pytest.raises(KqlError) as caught:
         run_query(query, OneRowSource())
-    assert caught.value.message == "ago() expects a timespan argument, got long"
-    assert caught.value.position == query.index("ago")
-
-
-def test_where_requires_a_bool_predicate() -> None:
-    """A non-bool predicate is rejected at the predicate's position."""
-    query = "T | where n"
-    with pytest.raises(KqlError) as caught:
-        run_query(query, OneRowSource())
-    assert caught.value.message == "'where' expects a bool predicate, got long"
-    assert caught.value.position == query.index("n")
+    assert caught.value.message == message
+    assert caught.value.position == query.index(offending)

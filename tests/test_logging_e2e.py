@@ -6,7 +6,7 @@ import asyncio
 import logging
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -22,16 +22,26 @@ HOST_SPAN = "00f067aa0ba902b7"
 
 
 @pytest.fixture
-def emulator() -> Iterator[IngestionEmulator]:
-    with IngestionEmulator() as emu:
-        yield emu
-
-
-@pytest.fixture
-def telemetry(emulator: IngestionEmulator) -> IngestionEmulator:
-    logging.getLogger().setLevel(logging.INFO)
+def telemetry(emulator: IngestionEmulator, info_logging: None) -> IngestionEmulator:
     azfunc_telemetry.setup(connection_string=emulator.connection_string, export_interval_s=0.05)
     return emulator
+
+
+def entry_that_logs(message: str) -> Callable[..., None]:
+    """An instrumented entry point whose body logs ``message`` at INFO."""
+
+    @azfunc_telemetry.instrument
+    def entry(context: Any) -> None:
+        log.info(message)
+
+    return entry
+
+
+def run_on_a_thread(body: Callable[[], None]) -> None:
+    """Run ``body`` on a thread of its own, to its end."""
+    thread = threading.Thread(target=body)
+    thread.start()
+    thread.join()
 
 
 def _raw_thread_with_worker_convention(context: Any, probe: str) -> threading.Thread:
@@ -46,9 +56,11 @@ def _raw_thread_with_worker_convention(context: Any, probe: str) -> threading.Th
     return threading.Thread(target=body)
 
 
-@azfunc_telemetry.instrument
-def sync_entry(index: int, context: Any) -> int:
-    log.info("sync body", extra={"probe": f"{index}:body"})
+def _start_helper_and_raw_threads(
+    context: Any, index: int
+) -> tuple[threading.Thread, threading.Thread]:
+    """From inside an invocation: start a thread wrapped with ``wrap_in_invocation`` and one
+    that tags itself the worker's way, each logging one probe."""
     helper = threading.Thread(
         target=azfunc_telemetry.wrap_in_invocation(log.info),
         args=("helper thread",),
@@ -57,6 +69,13 @@ def sync_entry(index: int, context: Any) -> int:
     raw = _raw_thread_with_worker_convention(context, f"{index}:raw")
     helper.start()
     raw.start()
+    return helper, raw
+
+
+@azfunc_telemetry.instrument
+def sync_entry(index: int, context: Any) -> int:
+    log.info("sync body", extra={"probe": f"{index}:body"})
+    helper, raw = _start_helper_and_raw_threads(context, index)
     with azfunc_telemetry.InvocationExecutor(max_workers=2) as pool:
         pool.submit(log.info, "executor", extra={"probe": f"{index}:executor"}).result()
     helper.join()
@@ -74,14 +93,7 @@ async def async_entry(index: int, context: Any) -> int:
 
     await asyncio.gather(child(), asyncio.create_task(child()))
     await asyncio.to_thread(log.info, "to_thread", extra={"probe": f"{index}:to_thread"})
-    helper = threading.Thread(
-        target=azfunc_telemetry.wrap_in_invocation(log.info),
-        args=("helper thread",),
-        kwargs={"extra": {"probe": f"{index}:helper"}},
-    )
-    raw = _raw_thread_with_worker_convention(context, f"{index}:raw")
-    helper.start()
-    raw.start()
+    helper, raw = _start_helper_and_raw_threads(context, index)
     await asyncio.to_thread(helper.join)
     await asyncio.to_thread(raw.join)
     return index
@@ -163,19 +175,14 @@ def test_records_outside_invocations_are_exported_without_invocation_dimensions(
 ) -> None:
     """Import-time and background records are sent, with no invocation id borrowed from anyone."""
     context = FakeContext("stale")
-
-    @azfunc_telemetry.instrument
-    def entry(context: Any) -> None:
-        log.info("inside")
+    entry = entry_that_logs("inside")
 
     def pool_thread() -> None:
         entry(context=context)
         # The worker clears its thread-local; this pool thread is then reused for other work.
         log.info("after the invocation ended")
 
-    worker = threading.Thread(target=pool_thread)
-    worker.start()
-    worker.join()
+    run_on_a_thread(pool_thread)
     log.info("module level")
     envelopes = telemetry.wait_for(count_type("MessageData", 3), timeout=10)
     by_message = {base(e)["message"]: props(e) for e in of_type(envelopes, "MessageData")}
@@ -189,21 +196,14 @@ def test_stale_thread_local_id_of_a_finished_invocation_is_ignored(
 ) -> None:
     """A thread-local id left behind (the worker never clears the loop thread's) tags nothing."""
     context = FakeContext("gone")
-
-    @azfunc_telemetry.instrument
-    def entry(context: Any) -> None:
-        log.info("during")
-
-    entry(context=context)
+    entry_that_logs("during")(context=context)
 
     def leftover() -> None:
         context.thread_local_storage.invocation_id = context.invocation_id
         log.info("stale id on this thread")
         context.thread_local_storage.invocation_id = None
 
-    thread = threading.Thread(target=leftover)
-    thread.start()
-    thread.join()
+    run_on_a_thread(leftover)
     envelopes = telemetry.wait_for(count_type("MessageData", 2), timeout=10)
     stale = [e for e in of_type(envelopes, "MessageData") if base(e)["message"].startswith("stale")]
     assert len(stale) == 1

@@ -8,7 +8,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -24,13 +23,12 @@ TRACEPARENT = f"00-{TRACE_ID}-{HOST_SPAN}-01"
 
 
 @pytest.fixture
-def emulator() -> Iterator[IngestionEmulator]:
-    with IngestionEmulator() as emu:
-        logging.getLogger().setLevel(logging.INFO)
-        azfunc_telemetry.setup(
-            connection_string=emu.connection_string, export_interval_s=0.05, queue_size=20_000
-        )
-        yield emu
+def emulator(emulator: IngestionEmulator, info_logging: None) -> IngestionEmulator:
+    """The shared emulator, with telemetry reporting to it through a deep queue."""
+    azfunc_telemetry.setup(
+        connection_string=emulator.connection_string, export_interval_s=0.05, queue_size=20_000
+    )
+    return emulator
 
 
 def _duration_ms(value: str) -> float:

@@ -14,10 +14,12 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import messages
 from procs.launch import child_environment, fast_setup, run_program, stored_blobs, wait_until
 
 import azfunc_telemetry
@@ -25,6 +27,8 @@ from azfunc_telemetry.testing import IngestionEmulator, ScriptedResponse
 
 #: AzureLogHandler's constructor; its instances also take ``close(timeout)`` and ``flush(timeout)``.
 OpenCensusHandler = Callable[..., Any]
+
+pytestmark = pytest.mark.usefixtures("info_logging")
 
 
 @pytest.fixture(scope="module")
@@ -43,15 +47,8 @@ def azure_log_handler() -> OpenCensusHandler:
 
 
 @pytest.fixture(autouse=True)
-def _statsbeat_off_and_info_level(monkeypatch: pytest.MonkeyPatch) -> None:
+def _statsbeat_off(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("APPLICATIONINSIGHTS_STATSBEAT_DISABLED_ALL", "true")
-    logging.getLogger().setLevel(logging.INFO)
-
-
-@pytest.fixture
-def emulator() -> Iterator[IngestionEmulator]:
-    with IngestionEmulator() as running:
-        yield running
 
 
 @pytest.fixture
@@ -68,13 +65,29 @@ def isolated_logger() -> Iterator[logging.Logger]:
         logger.propagate = True
 
 
-def messages(envelopes: list[dict[str, Any]]) -> list[str]:
-    """The log messages among ``envelopes``."""
-    return [
-        e["data"]["baseData"]["message"]
-        for e in envelopes
-        if e["data"]["baseType"] == "MessageData"
-    ]
+@contextmanager
+def attached(
+    logger: logging.Logger,
+    handler_class: OpenCensusHandler,
+    connection_string: str,
+    storage: Path,
+    close_timeout_s: float = 2.0,
+    **options: Any,
+) -> Iterator[Any]:
+    """An AzureLogHandler on ``logger`` for the block, then taken off and closed.
+
+    Closing waits up to ``close_timeout_s`` for its worker, so no export thread outlives the
+    test.
+    """
+    handler = handler_class(
+        connection_string=connection_string, storage_path=str(storage), **options
+    )
+    logger.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+        handler.close(close_timeout_s)
 
 
 class Recorder(logging.Handler):
@@ -109,22 +122,18 @@ def test_opencensus_defect_full_queue_on_root_logger_raises_recursion_error(
     re-enters itself until RecursionError escapes the application's own logger.info()."""
     monkeypatch.setattr(logging, "raiseExceptions", False)  # as in production
     emulator.script(ScriptedResponse(delay_s=1.0))  # a slow answer keeps the worker busy
-    handler = azure_log_handler(
-        connection_string=emulator.connection_string,
+    with attached(
+        logging.getLogger(),
+        azure_log_handler,
+        emulator.connection_string,
+        tmp_path / "oc",
         queue_capacity=5,
         max_batch_size=1,
-        storage_path=str(tmp_path / "oc"),
-    )
-    root = logging.getLogger()
-    root.addHandler(handler)
-    try:
+    ):
         logging.getLogger("app").info("first")
         emulator.wait_for_requests(1)
         with pytest.raises(RecursionError):
             log_many(logging.getLogger("app"), 200)
-    finally:
-        root.removeHandler(handler)
-        handler.close(2.0)
 
 
 def test_tiny_queue_on_root_logger_never_raises(
@@ -169,22 +178,25 @@ def test_opencensus_defect_connection_refused_drops_the_batch(
     transport = logging.getLogger("opencensus.ext.azure.common.transport")
     dropped = Recorder("Error while reading response body")
     transport.addHandler(dropped)
-    handler = azure_log_handler(
-        connection_string=connection_string, storage_path=str(storage), export_interval=0.05
-    )
-    isolated_logger.addHandler(handler)
     try:
-        isolated_logger.info("sent during the outage")
-        assert dropped.seen.wait(10.0)
-        assert stored_blobs(storage) == []
-        with IngestionEmulator(port=port) as back:
-            isolated_logger.info("sent after the outage")
-            back.wait_for(lambda envelopes: "sent after the outage" in messages(envelopes))
-            handler.close(5.0)  # drains storage on the way out
-            assert messages(back.envelopes) == ["sent after the outage"]
+        with attached(
+            isolated_logger,
+            azure_log_handler,
+            connection_string,
+            storage,
+            close_timeout_s=1.0,
+            export_interval=0.05,
+        ) as handler:
+            isolated_logger.info("sent during the outage")
+            assert dropped.seen.wait(10.0)
+            assert stored_blobs(storage) == []
+            with IngestionEmulator(port=port) as back:
+                isolated_logger.info("sent after the outage")
+                back.wait_for(lambda envelopes: "sent after the outage" in messages(envelopes))
+                handler.close(5.0)  # drains storage on the way out
+                assert messages(back.envelopes) == ["sent after the outage"]
     finally:
         transport.removeHandler(dropped)
-        handler.close(1.0)
 
 
 def test_connection_refused_is_persisted_and_delivered_later(tmp_path: Path) -> None:
@@ -214,20 +226,18 @@ def test_opencensus_defect_flush_returns_before_delivery(
 ) -> None:
     """Once its worker took the record from the queue, AzureLogHandler.flush() returns at
     once although nothing was sent; the record goes out at the next export interval."""
-    handler = azure_log_handler(
-        connection_string=emulator.connection_string,
-        storage_path=str(tmp_path / "oc"),
+    with attached(
+        isolated_logger,
+        azure_log_handler,
+        emulator.connection_string,
+        tmp_path / "oc",
         export_interval=1.0,
-    )
-    isolated_logger.addHandler(handler)
-    try:
+    ) as handler:
         isolated_logger.info("flush me")
         wait_until(handler._queue.is_empty)  # the worker holds the record, waiting for more
         handler.flush(timeout=5.0)
         assert emulator.envelopes == []
         emulator.wait_for(lambda envelopes: messages(envelopes) == ["flush me"], timeout=5.0)
-    finally:
-        handler.close(2.0)
 
 
 def test_flush_returns_true_only_after_delivery(
@@ -282,18 +292,16 @@ def test_opencensus_defect_trailing_slash_doubles_the_track_path(
     """A connection string whose endpoint ends in "/" (as the portal gives it) makes
     AzureLogHandler post to //v2.1/track."""
     assert emulator.connection_string.endswith("/")
-    handler = azure_log_handler(
-        connection_string=emulator.connection_string,
-        storage_path=str(tmp_path / "oc"),
+    with attached(
+        isolated_logger,
+        azure_log_handler,
+        emulator.connection_string,
+        tmp_path / "oc",
         export_interval=0.05,
-    )
-    isolated_logger.addHandler(handler)
-    try:
+    ):
         isolated_logger.info("where to")
         request = emulator.wait_for_requests(1)[0]
         assert request.request_line == "POST //v2.1/track HTTP/1.1"
-    finally:
-        handler.close(2.0)
 
 
 def test_track_path_has_one_slash(emulator: IngestionEmulator, tmp_path: Path) -> None:

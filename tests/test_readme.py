@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import logging
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,12 +33,13 @@ def run_block(name: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-def emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[IngestionEmulator]:
-    with IngestionEmulator() as emu:
-        monkeypatch.setenv("APPLICATIONINSIGHTS_CONNECTION_STRING", emu.connection_string)
-        monkeypatch.setenv("AZFUNC_TELEMETRY_EXPORT_INTERVAL_S", "0.05")
-        logging.getLogger().setLevel(logging.INFO)
-        yield emu
+def emulator(
+    emulator: IngestionEmulator, info_logging: None, monkeypatch: pytest.MonkeyPatch
+) -> IngestionEmulator:
+    """The shared emulator, named by the app settings the README's code reads."""
+    monkeypatch.setenv("APPLICATIONINSIGHTS_CONNECTION_STRING", emulator.connection_string)
+    monkeypatch.setenv("AZFUNC_TELEMETRY_EXPORT_INTERVAL_S", "0.05")
+    return emulator
 
 
 def test_v1_quickstart_runs_and_reports(emulator: IngestionEmulator) -> None:

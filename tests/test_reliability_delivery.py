@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import messages
 from procs.launch import fast_setup, wait_until
 
 import azfunc_telemetry
@@ -23,30 +24,12 @@ from azfunc_telemetry.testing import IngestionEmulator, RecordedRequest, Scripte
 
 log = logging.getLogger("app.delivery")
 
-
-@pytest.fixture(autouse=True)
-def _info_level() -> None:
-    logging.getLogger().setLevel(logging.INFO)
-
-
-@pytest.fixture
-def emulator() -> Iterator[IngestionEmulator]:
-    with IngestionEmulator() as running:
-        yield running
+pytestmark = pytest.mark.usefixtures("info_logging")
 
 
 @pytest.fixture
 def storage(tmp_path: Path) -> Path:
     return tmp_path / "store"
-
-
-def messages(envelopes: list[dict[str, Any]]) -> list[str]:
-    """The log messages among ``envelopes``, in arrival order."""
-    return [
-        e["data"]["baseData"]["message"]
-        for e in envelopes
-        if e["data"]["baseType"] == "MessageData"
-    ]
 
 
 def item_messages(request: RecordedRequest) -> list[str]:

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
+from helpers import messages
 from procs.launch import child_environment, run_program, start_program, stored_items
 
 from azfunc_telemetry.testing import IngestionEmulator, ScriptedResponse
@@ -20,21 +19,6 @@ from azfunc_telemetry.testing import IngestionEmulator, ScriptedResponse
 EXIT_TIMEOUT_S = 1.0
 #: Writing a few hundred items to disk and tearing the interpreter down.
 EXIT_SLACK_S = 0.75
-
-
-@pytest.fixture
-def emulator() -> Iterator[IngestionEmulator]:
-    with IngestionEmulator() as running:
-        yield running
-
-
-def messages(envelopes: list[dict[str, Any]]) -> list[str]:
-    """The log messages among ``envelopes``."""
-    return [
-        e["data"]["baseData"]["message"]
-        for e in envelopes
-        if e["data"]["baseType"] == "MessageData"
-    ]
 
 
 def expected(marker: str, count: int) -> set[str]:

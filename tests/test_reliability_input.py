@@ -9,11 +9,11 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import base
 from procs.launch import fast_setup
 
 import azfunc_telemetry
@@ -28,10 +28,7 @@ from azfunc_telemetry.testing import IngestionEmulator
 log = logging.getLogger("app.input")
 SERVICE_ITEM_LIMIT = 64 * 1024
 
-
-@pytest.fixture(autouse=True)
-def _info_level() -> None:
-    logging.getLogger().setLevel(logging.INFO)
+pytestmark = pytest.mark.usefixtures("info_logging")
 
 
 @pytest.fixture
@@ -42,10 +39,10 @@ def other_handlers_tolerate_bad_records(monkeypatch: pytest.MonkeyPatch) -> None
 
 
 @pytest.fixture
-def emulator(tmp_path: Path) -> Iterator[IngestionEmulator]:
-    with IngestionEmulator() as running:
-        fast_setup(running.connection_string, tmp_path / "store")
-        yield running
+def emulator(emulator: IngestionEmulator, tmp_path: Path) -> IngestionEmulator:
+    """The shared emulator, with telemetry set up to deliver to it quickly."""
+    fast_setup(emulator.connection_string, tmp_path / "store")
+    return emulator
 
 
 class Unprintable:
@@ -75,10 +72,6 @@ def delivered(emulator: IngestionEmulator) -> list[dict[str, Any]]:
     assert azfunc_telemetry.flush(5.0)
     assert all(request.status == 200 for request in emulator.requests)
     return emulator.envelopes
-
-
-def base(envelope: dict[str, Any]) -> dict[str, Any]:
-    return envelope["data"]["baseData"]
 
 
 def only(envelopes: list[dict[str, Any]]) -> dict[str, Any]:

@@ -7,11 +7,10 @@ import json
 import logging
 import statistics
 import time
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
+from helpers import messages
 from procs.launch import (
     child_environment,
     fast_setup,
@@ -26,16 +25,7 @@ from azfunc_telemetry.testing import IngestionEmulator, ScriptedResponse
 
 log = logging.getLogger("app.outage")
 
-
-@pytest.fixture(autouse=True)
-def _info_level() -> None:
-    logging.getLogger().setLevel(logging.INFO)
-
-
-@pytest.fixture
-def emulator() -> Iterator[IngestionEmulator]:
-    with IngestionEmulator() as running:
-        yield running
+pytestmark = pytest.mark.usefixtures("info_logging")
 
 
 @pytest.fixture
@@ -43,15 +33,6 @@ def refused_endpoint() -> str:
     """The connection string of an endpoint that refuses connections (its port is closed)."""
     with IngestionEmulator() as gone:
         return gone.connection_string
-
-
-def messages(envelopes: list[dict[str, Any]]) -> list[str]:
-    """The log messages among ``envelopes``."""
-    return [
-        e["data"]["baseData"]["message"]
-        for e in envelopes
-        if e["data"]["baseType"] == "MessageData"
-    ]
 
 
 def emit_timings_ns(count: int, label: str) -> list[int]:

@@ -6,11 +6,10 @@ import logging
 import os
 import stat
 import threading
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
+from helpers import base
 from procs.launch import fast_setup, stored_blobs, wait_until
 
 import azfunc_telemetry
@@ -20,6 +19,8 @@ from azfunc_telemetry.sanitize import REDACTED, Scrubber
 from azfunc_telemetry.testing import IngestionEmulator, ScriptedResponse
 
 log = logging.getLogger("app.secrets")
+
+pytestmark = pytest.mark.usefixtures("info_logging")
 
 IKEY = "12345678-abcd-4ef0-9876-0123456789ab"
 JWT = (
@@ -54,26 +55,17 @@ SECRETS = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def _info_level() -> None:
-    logging.getLogger().setLevel(logging.INFO)
-
-
 @pytest.fixture
-def emulator(tmp_path: Path) -> Iterator[IngestionEmulator]:
-    with IngestionEmulator() as running:
-        fast_setup(running.connection_string, tmp_path / "store")
-        yield running
+def emulator(emulator: IngestionEmulator, tmp_path: Path) -> IngestionEmulator:
+    """The shared emulator, with telemetry set up to deliver to it quickly."""
+    fast_setup(emulator.connection_string, tmp_path / "store")
+    return emulator
 
 
 def exported_text(emulator: IngestionEmulator) -> str:
     """Everything that reached the endpoint, as the raw request bodies."""
     assert azfunc_telemetry.flush(5.0)
     return "\n".join(request.body.decode("utf-8") for request in emulator.requests)
-
-
-def base(envelope: dict[str, Any]) -> dict[str, Any]:
-    return envelope["data"]["baseData"]
 
 
 @pytest.mark.parametrize(("text", "secret"), SECRETS)

@@ -16,52 +16,24 @@ import types
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import IO, Any
 
 import pytest
+from helpers import otel_envelope, otel_message
 
 from azfunc_telemetry.cli import main
 from azfunc_telemetry.local.sink import TelemetrySink
 from azfunc_telemetry.local.store import TelemetryStore
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
-IKEY = "00000000-0000-0000-0000-000000000001"
-
-
-def message(text: str, ikey: str = IKEY) -> dict[str, Any]:
-    """An OTel log envelope (protocol.md Appendix A) stamped now."""
-    return {
-        "name": "Microsoft.ApplicationInsights.Message",
-        "iKey": ikey,
-        "tags": {
-            "ai.cloud.role": "my-func-app",
-            "ai.cloud.roleInstance": "instance-1",
-            "ai.internal.sdkVersion": "ulm_py3.11.7:otel1.45.2:ext1.0.0b58",
-            "ai.operation.id": "2e927bbd3a0bd52b4f4ef6d0a9f99fa0",
-            "ai.operation.parentId": "ae211013cd85d80c",
-        },
-        "time": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-        "data": {
-            "baseData": {
-                "ver": 2,
-                "message": text,
-                "severityLevel": 1,
-                "properties": {"invocation_id": "abc-123", "count": 3},
-            },
-            "baseType": "MessageData",
-        },
-    }
 
 
 def dependency() -> dict[str, Any]:
     """An OTel client-span envelope."""
-    item = message("unused")
-    item["name"] = "Microsoft.ApplicationInsights.RemoteDependency"
-    item["data"] = {
-        "baseType": "RemoteDependencyData",
-        "baseData": {
-            "ver": 2,
+    return otel_envelope(
+        "RemoteDependencyData",
+        {
             "name": "POST /v1/items",
             "id": "e09f933edd36fa7c",
             "resultCode": "503",
@@ -71,8 +43,7 @@ def dependency() -> dict[str, Any]:
             "data": "https://backend.example.com/v1/items",
             "target": "backend.example.com",
         },
-    }
-    return item
+    )
 
 
 def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
@@ -98,9 +69,9 @@ def track_url(sink: TelemetrySink) -> str:
 def test_all_encodings_are_stored(sink: TelemetrySink) -> None:
     """JSON array, NDJSON and gzipped NDJSON posts all end up as table rows."""
     url = track_url(sink)
-    array = json.dumps([message("array"), dependency()]).encode()
-    ndjson = "\n".join(json.dumps(message(text)) for text in ("nd-1", "nd-2")).encode()
-    gz = gzip.compress(json.dumps(message("gzip")).encode())
+    array = json.dumps([otel_message("array"), dependency()]).encode()
+    ndjson = "\n".join(json.dumps(otel_message(text)) for text in ("nd-1", "nd-2")).encode()
+    gz = gzip.compress(json.dumps(otel_message("gzip")).encode())
     answers = [
         post(url, array, {"Content-Type": "application/json"}),
         post(url, ndjson, {"Content-Type": "application/x-json-stream"}),
@@ -120,7 +91,7 @@ def test_rows_persist_after_stop(tmp_path: pathlib.Path) -> None:
     """A stopped sink leaves its rows in the database file for later queries."""
     path = tmp_path / "persist.db"
     with TelemetrySink(path, port=0) as sink:
-        post(track_url(sink), json.dumps([message("kept")]).encode(), {})
+        post(track_url(sink), json.dumps([otel_message("kept")]).encode(), {})
     with TelemetryStore(path) as store:
         assert [row["message"] for row in store.rows("traces")] == ["kept"]
 
@@ -131,7 +102,9 @@ def test_ikey_restriction(tmp_path: pathlib.Path) -> None:
     with TelemetrySink(tmp_path / "k.db", port=0, ikey=own) as sink:
         assert sink.connection_string.startswith(f"InstrumentationKey={own};")
         status, document = post(
-            track_url(sink), json.dumps([message("foreign"), message("own", own)]).encode(), {}
+            track_url(sink),
+            json.dumps([otel_message("foreign"), otel_message("own", own)]).encode(),
+            {},
         )
         assert status == 206
         assert document["errors"][0]["message"] == "Invalid instrumentation key"
@@ -155,7 +128,7 @@ def test_run_returns_when_stopped_from_another_thread(tmp_path: pathlib.Path) ->
     status = 0
     while time.monotonic() < deadline and status != 200:
         try:
-            status, _ = post(track_url(sink), json.dumps([message("running")]).encode(), {})
+            status, _ = post(track_url(sink), json.dumps([otel_message("running")]).encode(), {})
         except urllib.error.URLError:
             continue
     sink.stop()
@@ -193,7 +166,9 @@ def test_cli_sink_prints_connection_string_and_stops_on_sigterm(
         )
         assert match is not None, first
         assert "APPLICATIONINSIGHTS_CONNECTION_STRING" in lines.get(timeout=10)
-        status, _ = post(match.group(1) + "v2.1/track", json.dumps([message("cli")]).encode(), {})
+        status, _ = post(
+            match.group(1) + "v2.1/track", json.dumps([otel_message("cli")]).encode(), {}
+        )
         assert status == 200
         process.terminate()
         started = time.monotonic()
@@ -233,7 +208,7 @@ def test_cli_query_json(tmp_path: pathlib.Path, capsys: Any) -> None:
     pytest.importorskip("azfunc_telemetry.local.kql")
     db = tmp_path / "q.db"
     with TelemetryStore(db) as store:
-        store.insert([message("queried")])
+        store.insert([otel_message("queried")])
     code = main(["query", "traces | project timestamp, message", "--db", str(db), "--json"])
     output = capsys.readouterr().out
     assert code == 0

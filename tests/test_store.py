@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import pytest
+from helpers import OTEL_TAGS
 
 from azfunc_telemetry.local.store import TABLES, TelemetryStore, parse_duration_ms
 
@@ -27,12 +28,6 @@ OC_TAGS = {
     "ai.device.id": "vm",
     "ai.device.type": "Other",
     "ai.internal.sdkVersion": "py3.11.7:oc0.11.4:ext1.1.15",
-}
-OTEL_TAGS = {
-    "ai.cloud.role": "my-func-app",
-    "ai.cloud.roleInstance": "instance-1",
-    "ai.internal.sdkVersion": "ulm_py3.11.7:otel1.45.2:ext1.0.0b58",
-    "ai.internal.nodeName": "instance-1",
 }
 
 # Envelopes as captured in protocol.md Appendix A (trimmed to what the mapping reads).
@@ -245,6 +240,16 @@ def only_row(store: TelemetryStore, table: str) -> dict[str, Any]:
     return row
 
 
+def assert_span_columns(
+    row: dict[str, Any], item_type: str, result_code: str, success: bool, duration_ms: float
+) -> None:
+    """The columns a request and a dependency share: outcome and duration in milliseconds."""
+    assert row["itemType"] == item_type
+    assert row["resultCode"] == result_code
+    assert row["success"] is success
+    assert row["duration"] == pytest.approx(duration_ms)
+
+
 def test_trace_columns(store: TelemetryStore) -> None:
     """A message maps to traces with tags as columns and dimensions stringified."""
     assert store.insert([OC_MESSAGE]) == 1
@@ -288,13 +293,10 @@ def test_request_columns(store: TelemetryStore) -> None:
     """A server span maps to requests with parsed duration, bool success, resultCode."""
     store.insert([OTEL_REQUEST])
     row = only_row(store, "requests")
-    assert row["itemType"] == "request"
+    assert_span_columns(row, "request", "200", True, 10.0)
     assert row["id"] == "ae211013cd85d80c"
     assert row["name"] == "GET /api/HttpTrigger1"
     assert row["url"] == "http://localhost:7071/api/HttpTrigger1?name=x"
-    assert row["resultCode"] == "200"
-    assert row["success"] is True
-    assert row["duration"] == pytest.approx(10.0)
     assert row["operation_Name"] == "GET /api/HttpTrigger1"
     assert row["source"] is None
     assert row["customDimensions"] == {"invocation_id": "abc-123"}
@@ -304,13 +306,10 @@ def test_dependency_columns(store: TelemetryStore) -> None:
     """A client span maps to dependencies with target, type, data and failure."""
     store.insert([OC_DEPENDENCY])
     row = only_row(store, "dependencies")
-    assert row["itemType"] == "dependency"
+    assert_span_columns(row, "dependency", "503", False, 1250.0)
     assert (row["id"], row["name"], row["type"]) == ("8f9ebb2fcfcd47ae", "POST /v1/items", "HTTP")
     assert row["data"] == "https://backend.example.com/v1/items"
     assert row["target"] == "backend.example.com"
-    assert row["resultCode"] == "503"
-    assert row["success"] is False
-    assert row["duration"] == pytest.approx(1250.0)
     assert row["operation_ParentId"] == "3cc7accb290ec33d"
 
 
