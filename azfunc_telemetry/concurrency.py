@@ -114,20 +114,27 @@ class ConcurrencyTracker:
 
     def pool_info(self) -> PoolInfo:
         """The pool serving this thread, measured when this thread belongs to one."""
-        local = self._local
         try:
-            ref = local.executor
+            view = self._local.pool
         except AttributeError:
-            executor = _executor_of_current_thread()
-            ref = local.executor = weakref.ref(executor) if executor is not None else None
-        executor = ref() if ref is not None else None
-        if executor is None:
+            view = self._local.pool = self._pool_view()
+        if view is None:
             return self._fallback_pool
+        size, queue, threads = view
+        return _new(PoolInfo, (size, "executor", queue.qsize(), len(threads) >= size))
+
+    def _pool_view(self) -> tuple[int, Any, Any] | None:
+        """What this thread's pool exposes, looked up once per thread: size, queue, threads.
+
+        The executor itself is not kept, so a pool shut down and collected is not held alive
+        by its former threads.
+        """
+        executor = _executor_of_current_thread()
         queue = getattr(executor, "_work_queue", None)
-        size = getattr(executor, "_max_workers", self._fallback[0])
-        queued = queue.qsize() if queue is not None else None
-        grown = len(getattr(executor, "_threads", ())) >= size
-        return _new(PoolInfo, (size, "executor", queued, grown))
+        threads = getattr(executor, "_threads", None)
+        if executor is None or queue is None or threads is None:
+            return None
+        return getattr(executor, "_max_workers", self._fallback[0]), queue, threads
 
     def enter_sync(self) -> InvocationStart:
         """Count a sync invocation in; decide whether it met a saturated pool."""
