@@ -42,12 +42,9 @@ class TelemetryHandler(logging.Handler):
         self._submit = submit
         self._excluded = excluded_threads
 
-    def createLock(self) -> None:  # noqa: N802 - logging's API name
-        """No lock: queuing is thread-safe, and a lock here would serialise every log call."""
-        self.lock = None
-
     def handle(self, record: logging.LogRecord) -> bool:
-        """Filter, then queue. Cheaper than ``Handler.handle``, which takes the handler lock."""
+        """Filter, then queue, without ``Handler.handle``'s lock: queuing is thread-safe, and
+        the lock would serialise every log call of every thread."""
         if self.filters and not self.filter(record):
             return False
         self.emit(record)

@@ -109,13 +109,19 @@ def logging_invocation(function_name: str) -> Callable[[FakeContext], None]:
 
 
 def opencensus_log_handler(connection_string: str) -> logging.Handler:
-    """opencensus-ext-azure's ``AzureLogHandler`` with its defaults, local storage off."""
+    """opencensus-ext-azure's ``AzureLogHandler`` with its defaults, local storage off.
+
+    It sets its lock to None, which Python 3.13's ``Handler.handle`` cannot use; there it gets
+    a real lock, as any 3.13 user of it would have to give it.
+    """
     disable_statsbeat()
     from opencensus.ext.azure.log_exporter import AzureLogHandler
 
     handler: logging.Handler = AzureLogHandler(
         connection_string=connection_string, enable_local_storage=False
     )
+    if handler.lock is None:
+        logging.Handler.createLock(handler)
     return handler
 
 

@@ -8,6 +8,7 @@ import http.client
 import json
 import logging
 import socket
+import sys
 import threading
 import time
 import urllib.error
@@ -379,6 +380,10 @@ def test_port_before_start_is_an_error() -> None:
         _ = IngestionEmulator().connection_string
 
 
+@pytest.mark.skipif(
+    sys.version_info >= (3, 13),
+    reason="opencensus' AzureLogHandler cannot log on 3.13 (see test_opencensus_defects.py)",
+)
 def test_real_opencensus_log_handler_lands(
     emulator: IngestionEmulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
 ) -> None:
