@@ -22,6 +22,8 @@ def main() -> None:
         export_interval=0.05,
         enable_standard_metrics=False,
     )
+    if handler.lock is None:  # Python 3.13's Handler.handle needs a real one
+        logging.Handler.createLock(handler)
     log = logging.getLogger("app")
     log.propagate = False
     log.setLevel(logging.INFO)
