@@ -71,6 +71,27 @@ def _prepare_directory(path: str) -> None:
         os.chmod(path, 0o700)
 
 
+def _open_without_thread(path: str, max_bytes: int, retention_s: int) -> Any:
+    """opencensus' ``LocalFileStorage`` without its maintenance thread.
+
+    Its constructor starts a thread that every minute does what ``gets()`` (leases expire,
+    old blobs and stale ``.tmp`` files go) and our :meth:`PersistentStore.sweep` do anyway
+    when storage is used. A thread cannot be started at interpreter exit on Python 3.12,
+    which is exactly when a hung endpoint's items must be saved, so none is started.
+    """
+    from opencensus.ext.azure.common.storage import LocalFileStorage
+
+    storage = LocalFileStorage.__new__(LocalFileStorage)
+    storage.path = path
+    storage.max_size = max_bytes
+    storage.maintenance_period = 60
+    storage.retention_period = retention_s
+    storage.write_timeout = 60
+    storage._maintenance_task = None
+    storage._maintenance_routine()
+    return storage
+
+
 class PersistentStore:
     """Owner-only local storage with an exact size cap, counted retention and bookkeeping of
     which blobs this process wrote (so ``flush()`` can tell whether its items are pending)."""
@@ -78,8 +99,6 @@ class PersistentStore:
     def __init__(
         self, path: str, *, max_bytes: int, retention_s: float, stats: DeliveryStats
     ) -> None:
-        from opencensus.ext.azure.common.storage import LocalFileStorage
-
         _prepare_directory(path)
         self.path = os.path.abspath(path)
         self._max_bytes = max_bytes
@@ -88,18 +107,14 @@ class PersistentStore:
         self._lock = threading.Lock()
         self._own: dict[str, int] = {}
         self._next_sweep = 0.0
-        self._storage: Any = LocalFileStorage(
-            self.path,
-            max_size=max_bytes,
-            retention_period=int(retention_s) + _OPENCENSUS_RETENTION_SLACK_S,
-            source="azfunc_telemetry",
+        self._storage: Any = _open_without_thread(
+            self.path, max_bytes, int(retention_s) + _OPENCENSUS_RETENTION_SLACK_S
         )
 
     @property
     def maintenance_thread_ident(self) -> int | None:
-        """The storage maintenance thread, whose own log records we must not export."""
-        task = getattr(self._storage, "_maintenance_task", None)
-        return getattr(task, "ident", None)
+        """No maintenance thread is started (see :func:`_open_without_thread`)."""
+        return None
 
     def put(self, envelopes: Sequence[Envelope]) -> bool:
         """Persist ``envelopes``; counts them as persisted, or as dropped when storage is full."""
@@ -222,6 +237,4 @@ class PersistentStore:
             return sum(self._own.values())
 
     def close(self) -> None:
-        """Stop the maintenance thread (without waiting: it only sleeps between rounds)."""
-        with contextlib.suppress(Exception):
-            self._storage._maintenance_task.cancel()
+        """Nothing to release: no thread, and every file is closed after each use."""
