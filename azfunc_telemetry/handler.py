@@ -33,8 +33,8 @@ def _message(record: logging.LogRecord) -> str:
 class TelemetryHandler(logging.Handler):
     """Queues every record it sees, with the invocation it belongs to, for export.
 
-    Records logged by the export machinery itself (its thread, the storage maintenance thread)
-    are skipped, so a warning about delivery can never feed back into delivery.
+    Records logged on the export thread itself are skipped, so a warning about delivery can
+    never feed back into delivery (they still reach other handlers, or stderr).
     """
 
     def __init__(self, submit: Callable[[object], None], excluded_threads: set[int]) -> None:

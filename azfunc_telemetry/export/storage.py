@@ -111,11 +111,6 @@ class PersistentStore:
             self.path, max_bytes, int(retention_s) + _OPENCENSUS_RETENTION_SLACK_S
         )
 
-    @property
-    def maintenance_thread_ident(self) -> int | None:
-        """No maintenance thread is started (see :func:`_open_without_thread`)."""
-        return None
-
     def put(self, envelopes: Sequence[Envelope]) -> bool:
         """Persist ``envelopes``; counts them as persisted, or as dropped when storage is full."""
         if not envelopes:
