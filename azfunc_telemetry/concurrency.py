@@ -8,6 +8,7 @@ current thread belongs to, and reads its real size and backlog from it.
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 import weakref
@@ -42,12 +43,22 @@ class PoolInfo(NamedTuple):
 
 
 class InvocationStart(NamedTuple):
-    """What the tracker saw when an invocation began."""
+    """What the tracker saw when an invocation began, and the thread it began on.
+
+    The pool fields describe the pool sync invocations run on (for an async invocation, as
+    last seen by a sync one); ``pool_queued`` and ``pool_grown`` are ``None`` when the pool
+    itself cannot be seen. ``ticket`` identifies the invocation to the tracker's ``exit_*``.
+    """
 
     inflight_sync: int
     inflight_async: int
-    pool: PoolInfo
+    pool_size: int
+    pool_source: str
+    pool_queued: int | None
+    pool_grown: bool | None
     saturated: bool
+    thread_name: str
+    ticket: int
 
 
 class TrackerSnapshot(NamedTuple):
@@ -96,17 +107,27 @@ def _executor_of_current_thread() -> ThreadPoolExecutor | None:
 
 
 class ConcurrencyTracker:
-    """Process-wide invocation counters, safe under any mix of threads and tasks."""
+    """Process-wide invocation counters, safe under any mix of threads and tasks.
+
+    Every invocation pays for counting itself in and out, so the common path takes no lock:
+    each invocation holds a unique ticket in the set of running sync or async invocations, and
+    adding, removing and measuring a set of ints are single atomic operations. The lock guards
+    only the rare updates: a new peak, a saturated start, the snapshot.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._sync = 0
-        self._async = 0
+        self._tickets = itertools.count()
+        self._running_sync: set[int] = set()
+        self._running_async: set[int] = set()
+        #: The first ticket of the current interval: tickets issued since are its invocations.
+        self._interval_first_ticket = 0
         self._peak_sync = 0
         self._peak_async = 0
         self._peak_total = 0
-        self._invocations = 0
         self._saturated = 0
+        #: Tickets taken by snapshots without a reset, which no invocation received.
+        self._snapshots_since = 0
         self._local = threading.local()
         self._fallback = pool_size_fallback()
         self._fallback_pool = PoolInfo(self._fallback[0], self._fallback[1], None)
@@ -114,17 +135,22 @@ class ConcurrencyTracker:
 
     def pool_info(self) -> PoolInfo:
         """The pool serving this thread, measured when this thread belongs to one."""
-        try:
-            view = self._local.pool
-        except AttributeError:
-            view = self._local.pool = self._pool_view()
+        view = self._thread_view()[1]
         if view is None:
             return self._fallback_pool
         size, queue, threads = view
         return _new(PoolInfo, (size, "executor", queue.qsize(), len(threads) >= size))
 
+    def _thread_view(self) -> tuple[str, tuple[int, Any, Any] | None]:
+        """This thread's name and what its pool exposes, looked up once per thread."""
+        try:
+            view: tuple[str, tuple[int, Any, Any] | None] = self._local.view
+        except AttributeError:
+            view = self._local.view = (threading.current_thread().name, self._pool_view())
+        return view
+
     def _pool_view(self) -> tuple[int, Any, Any] | None:
-        """What this thread's pool exposes, looked up once per thread: size, queue, threads.
+        """What this thread's pool exposes: size, queue, threads.
 
         The executor itself is not kept, so a pool shut down and collected is not held alive
         by its former threads.
@@ -137,70 +163,102 @@ class ConcurrencyTracker:
         return getattr(executor, "_max_workers", self._fallback[0]), queue, threads
 
     def enter_sync(self) -> InvocationStart:
-        """Count a sync invocation in; decide whether it met a saturated pool."""
-        pool = self.pool_info()
+        """Count a sync invocation in; decide whether it met a saturated pool.
+
+        Saturated: work waits and no thread can take it (all threads started, a backlog). A
+        pool still starting threads queues work for a moment with nobody waiting on a busy
+        thread, so a backlog alone is not saturation. When the pool cannot be seen, all its
+        threads busy with invocations is the best evidence.
+        """
+        try:
+            thread_name, view = self._local.view
+        except AttributeError:
+            thread_name, view = self._thread_view()
+        ticket = next(self._tickets)
+        running = self._running_sync
+        running.add(ticket)
+        sync = len(running)
+        asyn = len(self._running_async)
+        if view is None:
+            pool = self._fallback_pool
+            size, source, queued, grown = pool
+            saturated = sync >= size
+        else:
+            size, queue, threads = view
+            source = "executor"
+            queued = queue.qsize()
+            grown = len(threads) >= size
+            saturated = queued > 0 and grown
+            pool = _new(PoolInfo, (size, source, queued, grown))
+        self._last_pool = pool
+        if saturated or sync > self._peak_sync or sync + asyn > self._peak_total:
+            self._note_sync(sync, asyn, saturated)
+        return _new(
+            InvocationStart,
+            (sync, asyn, size, source, queued, grown, saturated, thread_name, ticket),
+        )
+
+    def _note_sync(self, sync: int, asyn: int, saturated: bool) -> None:
         with self._lock:
-            sync = self._sync = self._sync + 1
-            asyn = self._async
-            self._invocations += 1
-            if sync > self._peak_sync:
-                self._peak_sync = sync
-            if sync + asyn > self._peak_total:
-                self._peak_total = sync + asyn
-            # Saturated: work waits and no thread can take it (all threads started, a
-            # backlog). A pool still starting threads queues work for a moment with nobody
-            # waiting on a busy thread, so a backlog alone is not saturation. When the pool
-            # cannot be seen, all its threads busy with invocations is the best evidence.
-            if pool.queued is None:
-                saturated = sync >= pool.size
-            else:
-                saturated = pool.queued > 0 and bool(pool.grown)
+            self._peak_sync = max(self._peak_sync, sync)
+            self._peak_total = max(self._peak_total, sync + asyn)
             if saturated:
                 self._saturated += 1
-            self._last_pool = pool
-        return _new(InvocationStart, (sync, asyn, pool, saturated))
 
-    def exit_sync(self) -> None:
-        """Count a sync invocation out."""
-        with self._lock:
-            self._sync -= 1
+    def exit_sync(self, start: InvocationStart) -> None:
+        """Count out the sync invocation :meth:`enter_sync` returned ``start`` for."""
+        self._running_sync.discard(start[8])
 
     def enter_async(self) -> InvocationStart:
         """Count an async invocation in (it runs on the event loop, not the pool)."""
-        with self._lock:
-            asyn = self._async = self._async + 1
-            sync = self._sync
-            self._invocations += 1
-            if asyn > self._peak_async:
-                self._peak_async = asyn
-            if sync + asyn > self._peak_total:
-                self._peak_total = sync + asyn
-            pool = self._last_pool
-        return _new(InvocationStart, (sync, asyn, pool, False))
+        ticket = next(self._tickets)
+        running = self._running_async
+        running.add(ticket)
+        asyn = len(running)
+        sync = len(self._running_sync)
+        if asyn > self._peak_async or sync + asyn > self._peak_total:
+            with self._lock:
+                self._peak_async = max(self._peak_async, asyn)
+                self._peak_total = max(self._peak_total, sync + asyn)
+        try:
+            thread_name = self._local.view[0]
+        except AttributeError:
+            thread_name = self._thread_view()[0]
+        size, source, queued, grown = self._last_pool
+        return _new(
+            InvocationStart,
+            (sync, asyn, size, source, queued, grown, False, thread_name, ticket),
+        )
 
-    def exit_async(self) -> None:
-        """Count an async invocation out."""
-        with self._lock:
-            self._async -= 1
+    def exit_async(self, start: InvocationStart) -> None:
+        """Count out the async invocation :meth:`enter_async` returned ``start`` for."""
+        self._running_async.discard(start[8])
 
     def snapshot(self, *, reset: bool = True) -> TrackerSnapshot:
         """Counters for the interval that ends now; peaks restart from the current counts."""
         with self._lock:
+            # Taking a ticket marks the interval's end; it is never handed to an invocation.
+            boundary = next(self._tickets)
+            sync = len(self._running_sync)
+            asyn = len(self._running_async)
             snap = TrackerSnapshot(
-                inflight_sync=self._sync,
-                inflight_async=self._async,
-                peak_sync=self._peak_sync,
-                peak_async=self._peak_async,
-                peak_total=self._peak_total,
-                invocations=self._invocations,
+                inflight_sync=sync,
+                inflight_async=asyn,
+                peak_sync=max(self._peak_sync, sync),
+                peak_async=max(self._peak_async, asyn),
+                peak_total=max(self._peak_total, sync + asyn),
+                invocations=boundary - self._interval_first_ticket - self._snapshots_since,
                 saturated_invocations=self._saturated,
                 pool_size=self._last_pool.size,
                 pool_source=self._last_pool.source,
             )
             if reset:
-                self._peak_sync = self._sync
-                self._peak_async = self._async
-                self._peak_total = self._sync + self._async
-                self._invocations = 0
+                self._peak_sync = sync
+                self._peak_async = asyn
+                self._peak_total = sync + asyn
+                self._interval_first_ticket = boundary + 1
                 self._saturated = 0
+                self._snapshots_since = 0
+            else:
+                self._snapshots_since += 1
         return snap

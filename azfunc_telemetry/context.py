@@ -52,10 +52,9 @@ class InvocationContext(NamedTuple):
 _CURRENT: contextvars.ContextVar[InvocationContext | None] = contextvars.ContextVar(
     "azfunc_telemetry_invocation", default=None
 )
-#: Invocations running now, by invocation id, and their ``perf_counter_ns`` start. Plain dict
+#: Invocations running now, by invocation id, with their ``perf_counter_ns`` start. Plain dict
 #: operations are atomic under the GIL, which is all the hot path needs.
-_ACTIVE: dict[str, InvocationContext] = {}
-_STARTED: dict[str, int] = {}
+_ACTIVE: dict[str, tuple[int, InvocationContext]] = {}
 #: The worker's ``threading.local`` objects seen on ``context.thread_local_storage``.
 _WORKER_STORAGES: list[Any] = []
 _STORAGE_LOCK = threading.Lock()
@@ -70,8 +69,7 @@ def activate(
     context: InvocationContext, started_ns: int = 0
 ) -> contextvars.Token[InvocationContext | None]:
     """Make ``context`` current here and register it as running; pair with :func:`deactivate`."""
-    _ACTIVE[context.invocation_id] = context
-    _STARTED[context.invocation_id] = started_ns
+    _ACTIVE[context.invocation_id] = (started_ns, context)
     return _CURRENT.set(context)
 
 
@@ -80,7 +78,6 @@ def deactivate(
 ) -> None:
     """Undo :func:`activate`: the invocation is over, its id must not tag anything else."""
     _ACTIVE.pop(context.invocation_id, None)
-    _STARTED.pop(context.invocation_id, None)
     try:
         _CURRENT.reset(token)
     except ValueError:
@@ -91,10 +88,7 @@ def deactivate(
 
 def running_invocations() -> list[tuple[int, InvocationContext]]:
     """``(perf_counter_ns at start, context)`` of every invocation running now."""
-    return [
-        (_STARTED.get(invocation_id, 0), context)
-        for invocation_id, context in list(_ACTIVE.items())
-    ]
+    return list(_ACTIVE.values())
 
 
 def set_current(context: InvocationContext | None) -> contextvars.Token[InvocationContext | None]:
@@ -157,6 +151,7 @@ def lookup_invocation() -> InvocationContext | None:
         if invocation_id:
             found = _ACTIVE.get(invocation_id)
             if found is not None:
-                return found
+                return found[1]
     runtime_id = _runtime_invocation_id()
-    return _ACTIVE.get(runtime_id) if runtime_id else None
+    running = _ACTIVE.get(runtime_id) if runtime_id else None
+    return running[1] if running is not None else None

@@ -20,7 +20,6 @@ __all__ = [
     "LogItem",
     "MetricItem",
     "QueueItem",
-    "RequestFacts",
     "RequestItem",
     "request_properties",
 ]
@@ -28,59 +27,87 @@ __all__ = [
 LogItem: TypeAlias = "tuple[logging.LogRecord, InvocationContext | None, str]"
 
 
-class RequestFacts(NamedTuple):
-    """What the middleware observed about an invocation, turned into dimensions later."""
-
-    cold_start: bool
-    execution_mode: str
-    thread_name: str
-    start: InvocationStart | None
-    waited_ms: float | None
-    retry_count: int | None
-    trigger: str | None
-
-
 class RequestItem(NamedTuple):
-    """One finished invocation, becoming a ``requests`` row."""
+    """One finished invocation, becoming a ``requests`` row.
+
+    It holds what the middleware observed, raw: the response code, the outcome and the
+    dimensions are derived from it on the export thread, off the invocation's own time.
+    """
 
     context: InvocationContext
     start_time: float
     duration_ns: int
-    success: bool
-    response_code: str
+    #: The result's ``status_code`` when it had an integer one (an ``HttpResponse``).
+    status_code: int | None
+    #: Whether the function raised.
+    failed: bool
     url: str | None
-    facts: RequestFacts
+    cold_start: bool
+    execution_mode: str
+    start: InvocationStart
+    waited_ms: float | None
+    #: The ``Context.retry_context`` (its count is read when the row is built), if any.
+    retry: object | None
+    trigger: str | None
+
+    @property
+    def response_code(self) -> str:
+        """The HTTP status for HTTP triggers; ``0``/``1`` (success/failure) for the others."""
+        status = self.status_code
+        if self.trigger == "httpTrigger":
+            if self.failed:
+                return "500"
+            return str(status) if status is not None else "200"
+        if not self.failed and status is not None:
+            return str(status)
+        return "1" if self.failed else "0"
+
+    @property
+    def success(self) -> bool:
+        """Not raised and not a 5xx response."""
+        return not self.failed and self.response_code[0] != "5"
+
+    @property
+    def retry_count(self) -> int | None:
+        """How often the host retried this invocation, when its trigger has a retry policy."""
+        retry = self.retry
+        if retry is None:
+            return None
+        try:
+            count = getattr(retry, "retry_count", None)
+        except Exception:
+            return None
+        return count if type(count) is int else None
 
 
 def request_properties(item: RequestItem) -> dict[str, object]:
     """The ``requests`` row's custom dimensions (documented in the README)."""
-    facts = item.facts
+    start = item.start
     properties: dict[str, object] = {
         "invocation_id": item.context.invocation_id,
         "function_name": item.context.function_name,
-        "cold_start": facts.cold_start,
-        "execution_mode": facts.execution_mode,
-        "thread_name": facts.thread_name,
+        "cold_start": item.cold_start,
+        "execution_mode": item.execution_mode,
+        "thread_name": start.thread_name,
+        "inflight_sync_at_start": start.inflight_sync,
+        "inflight_async_at_start": start.inflight_async,
+        "pool_size": start.pool_size,
+        "pool_size_source": start.pool_source,
+        "pool_saturated": start.saturated,
     }
-    start = facts.start
-    if start is not None:
-        properties["inflight_sync_at_start"] = start.inflight_sync
-        properties["inflight_async_at_start"] = start.inflight_async
-        properties["pool_size"] = start.pool.size
-        properties["pool_size_source"] = start.pool.source
-        properties["pool_saturated"] = start.saturated
-        if facts.execution_mode == "sync":
-            if start.pool.queued is not None:
-                properties["pool_queue_depth"] = start.pool.queued
-            if facts.waited_ms is not None:
-                properties["pool_wait_ms"] = round(facts.waited_ms, 3)
-                properties["pool_wait_source"] = "dispatcher"
-            else:
-                properties["pool_wait_source"] = "unavailable"
-    if facts.retry_count is not None:
-        properties["retry_count"] = facts.retry_count
-    if facts.trigger:
-        properties["trigger_type"] = facts.trigger
+    if item.execution_mode == "sync":
+        if start.pool_queued is not None:
+            properties["pool_queue_depth"] = start.pool_queued
+        if item.waited_ms is not None:
+            properties["pool_wait_ms"] = round(item.waited_ms, 3)
+            properties["pool_wait_source"] = "dispatcher"
+        else:
+            properties["pool_wait_source"] = "unavailable"
+    retry_count = item.retry_count
+    if retry_count is not None:
+        properties["retry_count"] = retry_count
+    if item.trigger:
+        properties["trigger_type"] = item.trigger
     return properties
 
 

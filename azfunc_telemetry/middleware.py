@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 
 from .diagnostics import logger
-from .invocation import Invocation
+from .invocation import OpenInvocation, begin, end
 
 if TYPE_CHECKING:
     import inspect
@@ -145,42 +145,49 @@ def _wrap(func: F, name: str | None) -> F:
     )
     scan_arguments = known_trigger is None
 
-    def start(args: tuple[Any, ...], kwargs: dict[str, Any], mode: str) -> Invocation | None:
-        if declares_context:
-            context = kwargs.get("context")
-            if context is None and context_index is not None and len(args) > context_index:
-                context = args[context_index]
-        else:
-            context = kwargs.pop("context", None)
-        try:
-            if scan_arguments:
-                trigger, url = _describe_call(args, kwargs, known_trigger)
-                return Invocation(context, default_name, mode, trigger, url)
-            if http_parameter is not None:
-                request = kwargs.get(http_parameter)
-                if request is None and 0 <= http_index < len(args):
-                    request = args[http_index]
-                url = getattr(request, "url", None)
-                url = url if isinstance(url, str) else None
-                return Invocation(context, default_name, mode, known_trigger, url)
-            return Invocation(context, default_name, mode, known_trigger, None)
-        except Exception:
-            logger.exception("azfunc_telemetry could not start tracking an invocation")
-            return None
+    def describe(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[str | None, str | None]:
+        """The trigger type and the HTTP request's URL for one call."""
+        if scan_arguments:
+            return _describe_call(args, kwargs, known_trigger)
+        if http_parameter is not None:
+            request = kwargs.get(http_parameter)
+            if request is None and 0 <= http_index < len(args):
+                request = args[http_index]
+            url = getattr(request, "url", None)
+            return known_trigger, url if isinstance(url, str) else None
+        return known_trigger, None
 
+    # The wrappers below run on every invocation: the context lookup is written out in each
+    # rather than shared through another call, and begin()/end() do the rest.
     if inspect.iscoroutinefunction(func):
         coroutine_function = cast(Callable[..., Awaitable[Any]], func)
 
         @functools.wraps(func)
         async def async_entry(*args: Any, **kwargs: Any) -> Any:
-            invocation = start(args, kwargs, "async")
+            if declares_context:
+                context = kwargs.get("context")
+                if context is None and context_index is not None and len(args) > context_index:
+                    context = args[context_index]
+            else:
+                context = kwargs.pop("context", None)
+            opened: OpenInvocation | None
+            try:
+                trigger, url = describe(args, kwargs)
+                opened = begin(context, default_name, "async", trigger, url)
+            except Exception:
+                logger.exception("azfunc_telemetry could not start tracking an invocation")
+                opened = None
             try:
                 result = await coroutine_function(*args, **kwargs)
             except BaseException as error:
-                _finish(invocation, None, error)
+                if opened is not None:
+                    _finish(opened, None, error)
                 raise
-            if invocation is not None:
-                _finish(invocation, result, None)
+            if opened is not None:
+                try:
+                    end(opened, result, None)
+                except Exception:
+                    logger.exception("azfunc_telemetry could not finish tracking an invocation")
             return result
 
         wrapper: Callable[..., Any] = async_entry
@@ -188,16 +195,32 @@ def _wrap(func: F, name: str | None) -> F:
 
         @functools.wraps(func)
         def sync_entry(*args: Any, **kwargs: Any) -> Any:
-            invocation = start(args, kwargs, "sync")
+            if declares_context:
+                context = kwargs.get("context")
+                if context is None and context_index is not None and len(args) > context_index:
+                    context = args[context_index]
+            else:
+                context = kwargs.pop("context", None)
+            opened: OpenInvocation | None
+            try:
+                trigger, url = describe(args, kwargs)
+                opened = begin(context, default_name, "sync", trigger, url)
+            except Exception:
+                logger.exception("azfunc_telemetry could not start tracking an invocation")
+                opened = None
             try:
                 result = func(*args, **kwargs)
-                if isinstance(result, Awaitable):
+                if type(result) not in _PLAIN_RESULTS and _is_awaitable(result):
                     _reject_awaitable(func, result)
             except BaseException as error:
-                _finish(invocation, None, error)
+                if opened is not None:
+                    _finish(opened, None, error)
                 raise
-            if invocation is not None:
-                _finish(invocation, result, None)
+            if opened is not None:
+                try:
+                    end(opened, result, None)
+                except Exception:
+                    logger.exception("azfunc_telemetry could not finish tracking an invocation")
             return result
 
         wrapper = sync_entry
@@ -208,14 +231,26 @@ def _wrap(func: F, name: str | None) -> F:
     return cast(F, wrapper)
 
 
-def _finish(invocation: Invocation | None, result: Any, error: BaseException | None) -> None:
+def _finish(opened: OpenInvocation, result: Any, error: BaseException | None) -> None:
     """End the invocation's tracking; a failure here is logged, never raised into the app."""
-    if invocation is None:
-        return
     try:
-        invocation.end(result, error)
+        end(opened, result, error)
     except Exception:
         logger.exception("azfunc_telemetry could not finish tracking an invocation")
+
+
+#: Result types seen not to be awaitable; the ``Awaitable`` check is an ABC lookup, which is
+#: slow enough to matter on every call. Bounded: a function returns few distinct types.
+_PLAIN_RESULTS: set[type] = {type(None)}
+_PLAIN_RESULTS_MAX = 256
+
+
+def _is_awaitable(result: Any) -> bool:
+    if isinstance(result, Awaitable):
+        return True
+    if len(_PLAIN_RESULTS) < _PLAIN_RESULTS_MAX:
+        _PLAIN_RESULTS.add(type(result))
+    return False
 
 
 def _reject_awaitable(func: Callable[..., Any], result: Any) -> None:

@@ -146,6 +146,28 @@ def test_plain_function_returning_an_awaitable_is_rejected_at_call() -> None:
         sneaky(context=FakeContext("sneaky"))
 
 
+def test_an_awaitable_is_rejected_even_after_plain_results() -> None:
+    """Results already seen to be plain do not hide a later coroutine or custom awaitable."""
+
+    class Later:
+        def __await__(self) -> Iterator[None]:
+            yield None
+
+    async def work() -> int:
+        return 1
+
+    results: list[Any] = [1, "ok", None, work(), Later()]
+
+    @azfunc_telemetry.instrument
+    def varying(context: Any) -> Any:
+        return results.pop(0)
+
+    assert [varying(context=FakeContext("varying")) for _ in range(3)] == [1, "ok", None]
+    for _ in range(2):
+        with pytest.raises(TypeError, match="Declare it `async def`"):
+            varying(context=FakeContext("varying"))
+
+
 def test_instrument_with_options_and_instrumenting_twice() -> None:
     """@instrument(name=...) works; instrumenting an instrumented function is a no-op."""
 
