@@ -152,6 +152,14 @@ class EmulatorProcess:
         self.connection_string = ""
         self.port = 0
 
+    @classmethod
+    def attached(cls, connection_string: str, port: int) -> EmulatorProcess:
+        """A handle on an emulator another process started: its address, not its commands."""
+        handle = cls()
+        handle.connection_string = connection_string
+        handle.port = port
+        return handle
+
     def __enter__(self) -> EmulatorProcess:
         self._process = subprocess.Popen(
             [sys.executable, "-m", "bench.emulator_child"],
@@ -180,7 +188,8 @@ class EmulatorProcess:
 
     def command(self, name: str) -> dict[str, Any]:
         """Send one command (``count``, ``hang``, ``normal``) and return the answer."""
-        assert self._process is not None
+        if self._process is None:
+            raise RuntimeError("this emulator handle was not started here; it takes no commands")
         assert self._process.stdin is not None
         self._process.stdin.write(name + "\n")
         self._process.stdin.flush()

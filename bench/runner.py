@@ -13,13 +13,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from . import cold_start, exit_latency, outage_memory, per_invocation, per_record, throughput
-from .children import EmulatorProcess
+from .children import EmulatorProcess, child_env, run_child
+from .isolated import result_from_json
 from .machine import machine_info
 from .report import BenchmarkResult, write_reports
 from .settings import FULL, SMOKE, Settings
 from .workload import disable_statsbeat
 
-__all__ = ["BENCHMARKS", "DEFAULT_OUT", "main"]
+__all__ = ["BENCHMARKS", "DEFAULT_OUT", "FRESH_PROCESS", "main"]
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results"
 
@@ -34,6 +35,9 @@ BENCHMARKS: dict[str, tuple[str, Benchmark]] = {
     "outage_memory": ("Outage memory", outage_memory.run),
     "exit_latency": ("Exit latency", exit_latency.run),
 }
+
+#: The in-process comparisons, each run in a fresh interpreter (see :mod:`bench.isolated`).
+FRESH_PROCESS = frozenset({"per_record", "per_invocation"})
 
 _TELEMETRY_PREFIXES = ("APPLICATIONINSIGHTS_", "APPINSIGHTS_", "AZFUNC_TELEMETRY_")
 
@@ -71,6 +75,14 @@ def _failed(name: str, title: str, error: BaseException) -> BenchmarkResult:
     return result
 
 
+def _in_fresh_process(name: str, settings: Settings, emulator: EmulatorProcess) -> BenchmarkResult:
+    args = ["-m", "bench.isolated", name, "--connection-string", emulator.connection_string]
+    args += ["--port", str(emulator.port)] + (["--smoke"] if settings.smoke else [])
+    child = run_child(args, env=child_env(), timeout_s=1200.0)
+    sys.stderr.write(child.stderr)
+    return result_from_json(child.result())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmarks; returns 0 when every benchmark ran (met targets or not)."""
     args = _parse(argv)
@@ -87,7 +99,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"[bench] {name} ({settings.mode}) ...", file=sys.stderr, flush=True)
             began = time.monotonic()
             try:
-                result = benchmark(settings, emulator)
+                if name in FRESH_PROCESS:
+                    result = _in_fresh_process(name, settings, emulator)
+                else:
+                    result = benchmark(settings, emulator)
             except Exception as error:
                 crashed = True
                 result = _failed(name, title, error)

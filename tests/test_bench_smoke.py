@@ -92,3 +92,23 @@ def test_report_records_the_machine(smoke_report: dict[str, Any]) -> None:
     assert machine["python"]["version"].count(".") == 2
     assert machine["packages"]["opencensus-ext-azure"]
     assert "## Targets" in smoke_report["_markdown"]
+
+
+def test_a_result_survives_the_trip_from_its_own_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What bench.isolated prints is rebuilt into an equal result, verdicts recomputed."""
+    monkeypatch.syspath_prepend(str(ROOT))
+    from dataclasses import asdict
+
+    from bench.isolated import result_from_json
+    from bench.report import BenchmarkResult
+
+    original = BenchmarkResult("per_invocation", "Per invocation")
+    original.add("sync_us", "sync: per call", 7.25, "µs", [7.0, 7.25, 7.5])
+    original.target("sync", "at most 8 µs", 7.25, "<=", 8.0, "µs")
+    original.target("ratio", "at least 8x", 6.5, ">=", 8.0, "x")
+    original.notes.append("250 invocations per chunk")
+    original.diagnostics["chunks"] = 20
+    printed = json.loads(json.dumps(asdict(original)))
+    rebuilt = result_from_json(printed)
+    assert asdict(rebuilt) == asdict(original)
+    assert [target.passed for target in rebuilt.targets] == [True, False]
