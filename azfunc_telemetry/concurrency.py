@@ -131,11 +131,14 @@ class ConcurrencyTracker:
         self._local = threading.local()
         self._fallback = pool_size_fallback()
         self._fallback_pool = PoolInfo(self._fallback[0], self._fallback[1], None)
-        self._last_pool = self._fallback_pool
+        #: The pool view of the latest sync start (``None``: the fallback), for async starts.
+        self._last_view: tuple[int, Any, Any] | None = None
 
     def pool_info(self) -> PoolInfo:
         """The pool serving this thread, measured when this thread belongs to one."""
-        view = self._thread_view()[1]
+        return self._view_info(self._thread_view()[1])
+
+    def _view_info(self, view: tuple[int, Any, Any] | None) -> PoolInfo:
         if view is None:
             return self._fallback_pool
         size, queue, threads = view
@@ -179,9 +182,9 @@ class ConcurrencyTracker:
         running.add(ticket)
         sync = len(running)
         asyn = len(self._running_async)
+        self._last_view = view
         if view is None:
-            pool = self._fallback_pool
-            size, source, queued, grown = pool
+            size, source, queued, grown = self._fallback_pool
             saturated = sync >= size
         else:
             size, queue, threads = view
@@ -189,8 +192,6 @@ class ConcurrencyTracker:
             queued = queue.qsize()
             grown = len(threads) >= size
             saturated = queued > 0 and grown
-            pool = _new(PoolInfo, (size, source, queued, grown))
-        self._last_pool = pool
         if saturated or sync > self._peak_sync or sync + asyn > self._peak_total:
             self._note_sync(sync, asyn, saturated)
         return _new(
@@ -224,7 +225,7 @@ class ConcurrencyTracker:
             thread_name = self._local.view[0]
         except AttributeError:
             thread_name = self._thread_view()[0]
-        size, source, queued, grown = self._last_pool
+        size, source, queued, grown = self._view_info(self._last_view)
         return _new(
             InvocationStart,
             (sync, asyn, size, source, queued, grown, False, thread_name, ticket),
@@ -241,6 +242,7 @@ class ConcurrencyTracker:
             boundary = next(self._tickets)
             sync = len(self._running_sync)
             asyn = len(self._running_async)
+            pool = self._view_info(self._last_view)
             snap = TrackerSnapshot(
                 inflight_sync=sync,
                 inflight_async=asyn,
@@ -249,8 +251,8 @@ class ConcurrencyTracker:
                 peak_total=max(self._peak_total, sync + asyn),
                 invocations=boundary - self._interval_first_ticket - self._snapshots_since,
                 saturated_invocations=self._saturated,
-                pool_size=self._last_pool.size,
-                pool_source=self._last_pool.source,
+                pool_size=pool.size,
+                pool_source=pool.source,
             )
             if reset:
                 self._peak_sync = sync
