@@ -13,13 +13,13 @@ import logging
 import math
 import platform
 import traceback
-from collections.abc import Mapping
 from datetime import datetime, timezone
 from types import TracebackType
 from typing import Any
 
 from ._version import __version__
 from .context import InvocationContext
+from .dimensions import LogDimensions, record_properties, remember
 from .items import DependencyItem, ExceptionItem, MetricItem, RequestItem, request_properties
 from .sanitize import (
     MAX_ITEM_BYTES,
@@ -35,18 +35,12 @@ __all__ = ["EnvelopeBuilder", "format_duration", "format_time", "severity_level"
 
 Envelope = dict[str, Any]
 
-# Attributes every LogRecord has; anything else on a record came from ``extra=``.
-_STANDARD_ATTRS = frozenset(logging.LogRecord("n", 0, "p", 0, "m", None, None).__dict__) | {
-    "message",
-    "asctime",
-    "taskName",
-    "custom_dimensions",
-}
 _MAX_CHAINED = 5
 #: Room left under the service's item limit for what the size estimate does not see.
 _ITEM_BUDGET = MAX_ITEM_BYTES - 512
 #: The most bytes one character takes in ASCII-escaped JSON (an astral one: two \\u escapes).
 _MAX_ESCAPED_CHAR_BYTES = 12
+_MESSAGE_NAME = "Microsoft.ApplicationInsights.Message"
 
 
 def severity_level(levelno: int) -> int:
@@ -74,20 +68,19 @@ def format_time(epoch_s: float) -> str:
     of the cost of building a log envelope.
     """
     global _last_second
-    fraction, whole = math.modf(epoch_s)
-    micros = round(fraction * 1e6)
+    second = int(epoch_s)  # toward zero, so the fraction below is exact, as math.modf's
+    micros = round((epoch_s - second) * 1e6)
     if micros >= 1_000_000:
         micros -= 1_000_000
-        whole += 1.0
+        second += 1
     elif micros < 0:
         micros += 1_000_000
-        whole -= 1.0
-    second = int(whole)
+        second -= 1
     cached = _last_second
     if cached[0] != second:
-        text = datetime.fromtimestamp(second, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+        text = datetime.fromtimestamp(second, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.")
         cached = _last_second = (second, text)
-    return f"{cached[1]}.{micros:06d}Z"
+    return f"{cached[1]}{str(micros).zfill(6)}Z"  # zfill: half the cost of a format spec
 
 
 def format_duration(duration_ns: int) -> str:
@@ -119,6 +112,10 @@ class EnvelopeBuilder:
             "ai.device.type": "Other",
             "ai.internal.sdkVersion": f"py{platform.python_version()}:azfunc{__version__}",
         }
+        self._log_dimensions = LogDimensions(self._scrubber)
+        # Tags repeat for every item of an operation. The memo's dicts are never handed out,
+        # only copies, so an envelope changed later (cut to size, say) cannot change another.
+        self._tag_memo: dict[tuple[object, ...], dict[str, str]] = {}
 
     def build(self, item: object) -> Envelope | None:
         """One envelope for one queued item; ``None`` for an item that cannot be represented."""
@@ -141,30 +138,47 @@ class EnvelopeBuilder:
         self, record: logging.LogRecord, context: InvocationContext | None, message: str
     ) -> Envelope:
         """A ``traces`` item, or an ``exceptions`` item when the record carries an exception."""
-        properties = self._record_properties(record, context)
         message = self._scrubber.scrub(message)
         exc_info = record.exc_info
         if exc_info and exc_info[1] is not None:
-            properties["log_message"] = truncate(message, 8192)
+            dimensions = record_properties(record, context)
+            dimensions["log_message"] = truncate(message, 8192)
             return self._exception_envelope(
                 exc_info[1],
                 exc_info[2],
                 context,
                 record.created,
-                properties,
+                dimensions,
                 severity_level(record.levelno),
             )
         if record.exc_text and not exc_info:
             # Text of an exception formatted elsewhere. With exc_info present but empty
             # (logger.exception outside an except block) it is only "NoneType: None".
             message = f"{message}\n{self._scrubber.scrub(record.exc_text)}"
-        data = {
-            "ver": 2,
-            "message": truncate(message, MAX_MESSAGE),
-            "severityLevel": severity_level(record.levelno),
-            "properties": self._scrubber.properties(properties),
+        message = truncate(message, MAX_MESSAGE)
+        properties = self._log_dimensions(record, context)
+        if context is None:
+            tags = self._base_tags.copy()
+        else:
+            tags = self._tags(context.operation_id, context.parent_id, context.function_name)
+        envelope: Envelope = {
+            "iKey": self._ikey,
+            "tags": tags,
+            "time": format_time(record.created),
+            "name": _MESSAGE_NAME,
+            "data": {
+                "baseData": {
+                    "ver": 2,
+                    "message": message,
+                    "severityLevel": severity_level(record.levelno),
+                    "properties": properties,
+                },
+                "baseType": "MessageData",
+            },
         }
-        envelope = self._envelope("Message", "MessageData", record.created, context, data)
+        text = len(message) + sum(map(len, properties)) + sum(map(len, properties.values()))
+        if text * _MAX_ESCAPED_CHAR_BYTES < _ITEM_BUDGET:
+            return envelope  # what _fit would find first, without looking everything up again
         return self._fit(envelope, "message")
 
     def request(self, item: RequestItem) -> Envelope:
@@ -235,27 +249,6 @@ class EnvelopeBuilder:
 
     # -- helpers --------------------------------------------------------------------------
 
-    def _record_properties(
-        self, record: logging.LogRecord, context: InvocationContext | None
-    ) -> dict[str, object]:
-        properties: dict[str, object] = {}
-        if context is not None:
-            properties["invocation_id"] = context.invocation_id
-            properties["function_name"] = context.function_name
-        properties["level"] = record.levelname
-        properties["logger_name"] = record.name
-        properties["file_name"] = record.filename
-        properties["line_number"] = record.lineno
-        for key, value in record.__dict__.items():
-            if key not in _STANDARD_ATTRS:
-                properties[key] = value
-        nested = record.__dict__.get("custom_dimensions")
-        if isinstance(nested, Mapping):
-            # The opencensus convention; flattened so each field is one dimension.
-            for key, value in nested.items():
-                properties[safe_str(key)] = value
-        return properties
-
     def _exception_envelope(
         self,
         exc: BaseException,
@@ -313,14 +306,20 @@ class EnvelopeBuilder:
     def _tags(
         self, operation_id: str | None, parent_id: str | None, operation_name: str | None
     ) -> dict[str, str]:
-        tags = dict(self._base_tags)
-        if operation_id:
-            tags["ai.operation.id"] = operation_id
-        if parent_id:
-            tags["ai.operation.parentId"] = parent_id
-        if operation_name:
-            tags["ai.operation.name"] = truncate(operation_name, MAX_NAME)
-        return tags
+        """A new tags dict; the same operation's tags are put together once."""
+        key = (operation_id, parent_id, operation_name)
+        tags = self._tag_memo.get(key)
+        if tags is None:
+            tags = dict(self._base_tags)
+            if operation_id:
+                tags["ai.operation.id"] = operation_id
+            if parent_id:
+                tags["ai.operation.parentId"] = parent_id
+            if operation_name:
+                tags["ai.operation.name"] = truncate(operation_name, MAX_NAME)
+            if all(part is None or type(part) is str for part in key):  # equal is the same text
+                remember(self._tag_memo, key, tags)
+        return tags.copy()
 
     def _envelope(
         self,
@@ -331,7 +330,7 @@ class EnvelopeBuilder:
         data: dict[str, Any],
     ) -> Envelope:
         if context is None:
-            tags = dict(self._base_tags)
+            tags = self._base_tags.copy()
         else:
             tags = self._tags(context.operation_id, context.parent_id, context.function_name)
         return self._wrap(kind, base_type, created, tags, data)
@@ -357,7 +356,9 @@ class EnvelopeBuilder:
         base = envelope["data"]["baseData"]
         props: dict[str, str] = base.get("properties", {})
         if field != "exceptions":
-            text = len(base.get("message", "")) + sum(len(k) + len(v) for k, v in props.items())
+            text = (
+                len(base.get("message", "")) + sum(map(len, props)) + sum(map(len, props.values()))
+            )
             if text * _MAX_ESCAPED_CHAR_BYTES < _ITEM_BUDGET:
                 return envelope  # the common case: far too small to matter
         size = _json_size(envelope)

@@ -76,9 +76,11 @@ _HINT_LOWER = re.compile("|".join(re.escape(word) for word in _HINT_WORDS))
 _HINT_ANY_CASE = re.compile(_HINT_LOWER.pattern, re.IGNORECASE)
 #: Property names repeat on every record; their verdicts are remembered up to this many names.
 _KEY_VERDICTS_MAX = 4096
-#: Cleaned (name, value) pairs remembered, for string values up to this length.
+#: Cleaned (name, value) pairs remembered, for string values up to this length and ints whose
+#: text is no longer than the other bound (a huge int is not worth keeping).
 _CLEANED_MAX = 4096
 _CLEANED_VALUE_MAX = 128
+_CLEANED_TEXT_MAX = 4 * _CLEANED_VALUE_MAX
 
 
 def safe_str(value: object) -> str:
@@ -92,14 +94,6 @@ def safe_str(value: object) -> str:
             return repr(value)
         except Exception:
             return f"<unprintable {type(value).__name__}>"
-
-
-def _may_hold_secret(text: str) -> bool:
-    """Whether a built-in pattern could match ``text``: never False when one does."""
-    if text.isascii():
-        # For ASCII text lower() is exactly what case-insensitive matching compares.
-        return _HINT_LOWER.search(text.lower()) is not None
-    return _HINT_ANY_CASE.search(text) is not None
 
 
 def truncate(text: str, limit: int) -> str:
@@ -139,7 +133,13 @@ class Scrubber:
         """Return ``text`` with every secret the rules know replaced."""
         if not text:
             return text
-        if _may_hold_secret(text):
+        # Whether a built-in pattern could match, never False when one does; for ASCII text
+        # lower() is exactly what case-insensitive matching compares.
+        if text.isascii():
+            may_hold_secret = _HINT_LOWER.search(text.lower()) is not None
+        else:
+            may_hold_secret = _HINT_ANY_CASE.search(text) is not None
+        if may_hold_secret:
             text = self._apply(self._rules, text)
         if self._extra_rules:
             text = self._apply(self._extra_rules, text)
@@ -167,32 +167,58 @@ class Scrubber:
     def properties(self, props: Mapping[str, Any]) -> dict[str, str]:
         """Scrub, stringify and cut custom dimensions to the service's limits."""
         result: dict[str, str] = {}
+        if len(props) <= MAX_PROPERTIES:
+            self.add_properties(result, props, props)  # the common case: nothing to drop
+            return result
         dropped = 0
-        cleaned = self._cleaned
         for key, value in props.items():
             if len(result) >= MAX_PROPERTIES:
                 dropped += 1
                 continue
-            # Most properties repeat record after record (function name, level, logger, ids
-            # of the invocation); a short string pair is cleaned once and then looked up.
-            short = type(key) is str and type(value) is str and len(value) <= _CLEANED_VALUE_MAX
-            pair = (key, value) if short else None
-            known = cleaned.get(pair) if pair is not None else None
-            if known is not None:
-                result[known[0]] = known[1]
-                continue
-            name = truncate(safe_str(key), MAX_PROPERTY_KEY)
-            text = value if isinstance(value, str) else _to_text(value)
-            text = REDACTED if text and self._sensitive_key(name) else self.scrub(text)
-            text = truncate(text, MAX_PROPERTY_VALUE)
-            result[name] = text
-            if pair is not None:
-                if len(cleaned) >= _CLEANED_MAX:
-                    cleaned.clear()
-                cleaned[pair] = (name, text)
+            self.add_properties(result, (key,), {key: value})
         if dropped:
             result["_truncated_properties"] = str(dropped)
         return result
+
+    def add_properties(
+        self, into: dict[str, str], names: Iterable[Any], values: Mapping[Any, Any]
+    ) -> int:
+        """Clean the properties ``names`` of ``values`` into ``into``; returns how many.
+
+        No limit on their number is applied: :meth:`properties` does that, and a caller that
+        assembles properties from parts checks the count itself. Most properties repeat record
+        after record (function name, level, logger, line, ids of the invocation), so a pair of
+        a name with a short string or an int is cleaned once and then looked up.
+        """
+        cleaned = self._cleaned
+        count = 0
+        for key in names:
+            value = values[key]
+            count += 1
+            kind = type(value)
+            # Exact types only: True == 1 == 1.0, but their texts differ.
+            if type(key) is str and (
+                kind is int or (kind is str and len(value) <= _CLEANED_VALUE_MAX)
+            ):
+                pair = (key, value)
+                known = cleaned.get(pair)
+                if known is None:
+                    known = self._clean(key, value)
+                    if len(known[1]) <= _CLEANED_TEXT_MAX:
+                        if len(cleaned) >= _CLEANED_MAX:
+                            cleaned.clear()
+                        cleaned[pair] = known
+            else:
+                known = self._clean(key, value)
+            into[known[0]] = known[1]
+        return count
+
+    def _clean(self, key: object, value: object) -> tuple[str, str]:
+        """The name and text one property is sent as."""
+        name = truncate(safe_str(key), MAX_PROPERTY_KEY)
+        text = value if isinstance(value, str) else _to_text(value)
+        text = REDACTED if text and self._sensitive_key(name) else self.scrub(text)
+        return name, truncate(text, MAX_PROPERTY_VALUE)
 
 
 def _to_text(value: object) -> str:

@@ -19,7 +19,6 @@ was lost (timeout, connection reset), or when an exit persisted a batch that was
 
 from __future__ import annotations
 
-import json
 import random
 import threading
 import time
@@ -32,9 +31,9 @@ from urllib.parse import urlsplit
 from ..config import TelemetryConfig, default_storage_path
 from ..connection import track_url
 from ..diagnostics import RateLimitedWarning, warn_once
-from ..sanitize import safe_str
 from ..stats import DeliveryStats
 from . import Envelope
+from .body import serialize_batch
 from .http import HttpReply, HttpSender, TransportError
 from .replies import Verdict, classify_reply, retry_after_s
 from .storage import PersistentStore, has_blobs
@@ -377,21 +376,6 @@ class AzureMonitorExporter:
             store.done(blob)
             if self._closed.is_set():
                 return
-
-
-def serialize_batch(envelopes: list[Envelope]) -> bytes:
-    """The request body for ``envelopes`` (before compression): a compact JSON array."""
-    # Compact, and no cycle check: the builder's envelopes are trees of str, numbers and dicts.
-    # Together a fifth less time for what is a third of the export thread's work.
-    text = json.dumps(
-        envelopes,
-        ensure_ascii=False,
-        default=safe_str,
-        check_circular=False,
-        separators=(",", ":"),
-    )
-    # "replace": a lone surrogate (undecodable bytes in a log message) must not cost the batch.
-    return text.encode("utf-8", "replace")
 
 
 def _without_storage(config: TelemetryConfig) -> TelemetryConfig:

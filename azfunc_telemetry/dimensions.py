@@ -1,0 +1,125 @@
+"""A log record's custom dimensions, cleaned: what every ``traces`` row carries as properties.
+
+Every record gets the invocation, level, logger, file and line, plus whatever ``extra=`` (or
+opencensus-style ``custom_dimensions``) added. Cleaning them (scrubbing, stringifying, cutting)
+is most of the cost of building a log envelope on the export thread, and nearly all of it
+repeats record after record, so :class:`LogDimensions` works each part out once and copies it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from .context import InvocationContext
+from .sanitize import MAX_PROPERTIES, Scrubber, safe_str
+
+__all__ = ["MEMO_MAX", "LogDimensions", "record_properties", "remember"]
+
+#: Entries each memo keeps before it starts afresh.
+MEMO_MAX = 1024
+
+# Attributes every LogRecord has; anything else on a record came from ``extra=``.
+_STANDARD_ATTRS = frozenset(logging.LogRecord("n", 0, "p", 0, "m", None, None).__dict__) | {
+    "message",
+    "asctime",
+    "taskName",
+    "custom_dimensions",
+}
+
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+
+def remember(memo: dict[_K, _V], key: _K, value: _V) -> None:
+    """Keep ``value`` under ``key``, starting ``memo`` afresh when it is full (stays bounded)."""
+    if len(memo) >= MEMO_MAX:
+        memo.clear()
+    memo[key] = value
+
+
+def _head_properties(
+    record: logging.LogRecord, context: InvocationContext | None
+) -> dict[str, object]:
+    properties: dict[str, object] = {}
+    if context is not None:
+        properties["invocation_id"] = context.invocation_id
+        properties["function_name"] = context.function_name
+    properties["level"] = record.levelname
+    properties["logger_name"] = record.name
+    properties["file_name"] = record.filename
+    properties["line_number"] = record.lineno
+    return properties
+
+
+def record_properties(
+    record: logging.LogRecord, context: InvocationContext | None
+) -> dict[str, object]:
+    """A record's dimensions before cleaning, in the order the row shows them."""
+    properties = _head_properties(record, context)
+    for key, value in record.__dict__.items():
+        if key not in _STANDARD_ATTRS:
+            properties[key] = value
+    nested = record.__dict__.get("custom_dimensions")
+    if isinstance(nested, Mapping):
+        # The opencensus convention; flattened so each field is one dimension.
+        for key, value in nested.items():
+            properties[safe_str(key)] = value
+    return properties
+
+
+class LogDimensions:
+    """``scrubber.properties(record_properties(record, context))``, from memos.
+
+    The first properties (invocation, level, logger, file, line) are cleaned once per invocation
+    and call site, the names ``extra=`` added found once per shape of record, and their values
+    cleaned pair by pair through the scrubber's own memo. Where parts name the same property,
+    or there are too many, the plain path's order and limits decide, and it is taken instead.
+    Memo values are never handed out, only copies.
+    """
+
+    def __init__(self, scrubber: Scrubber) -> None:
+        self._scrubber = scrubber
+        self._head_memo: dict[tuple[object, ...], dict[str, str]] = {}
+        self._extra_memo: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+        self._last_shape: tuple[tuple[Any, ...], tuple[Any, ...]] = ((), ())
+
+    def __call__(
+        self, record: logging.LogRecord, context: InvocationContext | None
+    ) -> dict[str, str]:
+        """The cleaned dimensions of ``record``, emitted in ``context``."""
+        scrubber = self._scrubber
+        attrs = record.__dict__
+        shape, last = tuple(attrs), self._last_shape
+        if shape == last[0]:
+            extra = last[1]
+        else:
+            found = self._extra_memo.get(shape)
+            if found is None:
+                found = tuple(key for key in shape if key not in _STANDARD_ATTRS)
+                if not all(type(key) is str for key in found):  # 1 == True: shapes would mix
+                    return scrubber.properties(record_properties(record, context))
+                remember(self._extra_memo, shape, found)
+            self._last_shape = (shape, found)
+            extra = found
+        line = record.lineno
+        key: tuple[object, ...] = (record.levelname, record.name, record.filename, line)
+        if context is not None:
+            key = (context.invocation_id, context.function_name, *key)
+        head = self._head_memo.get(key) if type(line) is int else None  # True == 1, not as text
+        if head is None:
+            head = {}
+            raw = _head_properties(record, context)
+            scrubber.add_properties(head, raw, raw)
+            if type(line) is int and all(type(part) is str for part in key[:-1]):
+                remember(self._head_memo, key, head)
+        properties = head.copy()
+        count = len(head) + scrubber.add_properties(properties, extra, attrs)
+        nested = attrs.get("custom_dimensions")
+        if nested is not None and isinstance(nested, Mapping):  # an ABC check is not cheap
+            # Its names become text when cleaned, as record_properties' safe_str makes them.
+            count += scrubber.add_properties(properties, nested, nested)
+        if len(properties) != count or count > MAX_PROPERTIES:
+            return scrubber.properties(record_properties(record, context))
+        return properties
