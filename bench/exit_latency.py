@@ -24,15 +24,22 @@ __all__ = ["run"]
 
 _HEALTHY_LIMIT_S = 0.5
 _RECORDS = 100
+#: A child still running this long after it started is killed; its latency is then a floor.
+_CHILD_LIMIT_S = 60.0
 
 
 def _exit_times(
     library: str, runs: int, emulator: EmulatorProcess, env: dict[str, str], hung: bool
-) -> tuple[list[float], list[int], list[int]]:
-    """Exit latencies (s), items received by the emulator and local blobs left, per run."""
+) -> tuple[list[float], list[int], list[int], int]:
+    """Exit latencies (s), items received by the emulator and local blobs left, per run, and
+    how many children had to be killed because they did not exit at all.
+
+    A child killed after ``main`` returned counts with the latency it had reached, a floor.
+    """
     latencies: list[float] = []
     received: list[int] = []
     stored: list[int] = []
+    killed = 0
     storage = env["AZFUNC_TELEMETRY_STORAGE_PATH"]
     for _ in range(runs):
         before = emulator.counts()["items"]
@@ -42,19 +49,26 @@ def _exit_times(
             child = run_child(
                 ["-m", "bench.exit_child", "--library", library, "--records", str(_RECORDS)],
                 env=env,
-                timeout_s=60.0,
+                timeout_s=_CHILD_LIMIT_S,
             )
         finally:
             if hung:
                 emulator.command("normal")
-        main_end = float(child.result()["main_end"])
-        latencies.append(child.ended - main_end)
+        lines = child.json_lines()
+        if not lines:
+            scenario = "hung" if hung else "healthy"
+            raise RuntimeError(
+                f"the {library} exit child ({scenario} endpoint) failed before the end of main "
+                f"(exit {child.returncode}): {child.stderr[-2000:]}"
+            )
+        killed += child.returncode != 0
+        latencies.append(child.ended - float(lines[-1]["main_end"]))
         received.append(emulator.counts()["items"] - before)
         blobs = [name for name in os.listdir(storage) if ".blob" in name]
         stored.append(len(blobs))
         for name in os.listdir(storage):
             os.remove(os.path.join(storage, name))
-    return latencies, received, stored
+    return latencies, received, stored, killed
 
 
 _LABELS = {"azfunc": "azfunc_telemetry", "opencensus": "opencensus", "none": "no telemetry"}
@@ -77,10 +91,20 @@ def run(settings: Settings, emulator: EmulatorProcess) -> BenchmarkResult:
     with scratch_storage() as storage:
         env = app_env(storage, emulator.connection_string)
         for library, hung, runs in scenarios:
-            latencies, received, stored = _exit_times(library, runs, emulator, env, hung)
+            latencies, received, stored, killed = _exit_times(library, runs, emulator, env, hung)
             name = f"{library}_{'hung' if hung else 'healthy'}"
             times[name] = latencies
-            result.diagnostics[name] = {"items_received": received, "blobs_left": stored}
+            result.diagnostics[name] = {
+                "items_received": received,
+                "blobs_left": stored,
+                "killed": killed,
+            }
+            if killed:
+                result.notes.append(
+                    f"{_LABELS[library]}, {'hung' if hung else 'healthy'} endpoint: {killed} of "
+                    f"{runs} children had not exited {_CHILD_LIMIT_S:g} s after starting and "
+                    "were killed; their latency is the time until then, a lower bound"
+                )
     bare = statistics.median(times["none_healthy"])
     for name, latencies in times.items():
         library, scenario = name.split("_")
