@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -112,7 +113,10 @@ def opencensus_log_handler(connection_string: str) -> logging.Handler:
     """opencensus-ext-azure's ``AzureLogHandler`` with its defaults, local storage off.
 
     It sets its lock to None, which Python 3.13's ``Handler.handle`` cannot use; there it gets
-    a real lock, as any 3.13 user of it would have to give it.
+    a real lock, as any 3.13 user of it would have to give it. Not before 3.13: with a lock,
+    its exit deadlocks against a hung endpoint (``logging.shutdown`` holds the lock while it
+    flushes, and the worker thread, when the send times out, logs a warning through the same
+    handler), so a lock there would make opencensus look worse than its users see it.
     """
     disable_statsbeat()
     from opencensus.ext.azure.log_exporter import AzureLogHandler
@@ -120,7 +124,7 @@ def opencensus_log_handler(connection_string: str) -> logging.Handler:
     handler: logging.Handler = AzureLogHandler(
         connection_string=connection_string, enable_local_storage=False
     )
-    if handler.lock is None:
+    if handler.lock is None and sys.version_info >= (3, 13):
         logging.Handler.createLock(handler)
     return handler
 
