@@ -14,7 +14,7 @@ from pathlib import Path
 
 from . import cold_start, exit_latency, outage_memory, per_invocation, per_record, throughput
 from .children import EmulatorProcess, child_env, run_child
-from .isolated import result_from_json
+from .isolated import combine, result_from_json
 from .machine import machine_info
 from .report import BenchmarkResult, write_reports
 from .settings import FULL, SMOKE, Settings
@@ -78,9 +78,12 @@ def _failed(name: str, title: str, error: BaseException) -> BenchmarkResult:
 def _in_fresh_process(name: str, settings: Settings, emulator: EmulatorProcess) -> BenchmarkResult:
     args = ["-m", "bench.isolated", name, "--connection-string", emulator.connection_string]
     args += ["--port", str(emulator.port)] + (["--smoke"] if settings.smoke else [])
-    child = run_child(args, env=child_env(), timeout_s=1200.0)
-    sys.stderr.write(child.stderr)
-    return result_from_json(child.result())
+    results = []
+    for _ in range(settings.processes):
+        child = run_child(args, env=child_env(), timeout_s=1200.0)
+        sys.stderr.write(child.stderr)
+        results.append(result_from_json(child.result()))
+    return combine(results)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -13,6 +13,8 @@ class Settings:
 
     Attributes:
         smoke: a smoke run checks that every benchmark runs; its numbers are not judged.
+        processes: fresh processes each in-process comparison runs in, one after another;
+            every number is the median over them (see :mod:`bench.isolated`).
         repeats: timed repeats per variant in the in-process comparisons (median reported).
         record_chunk: log calls per timed chunk, below the export batch size (512).
         record_chunks: chunks per repeat; the caller-side comparisons alternate the variants
@@ -29,6 +31,7 @@ class Settings:
     """
 
     smoke: bool
+    processes: int
     repeats: int
     record_chunk: int
     record_chunks: int
@@ -50,6 +53,7 @@ class Settings:
 
 FULL = Settings(
     smoke=False,
+    processes=5,
     repeats=9,
     record_chunk=500,
     record_chunks=20,
@@ -68,6 +72,7 @@ FULL = Settings(
 SMOKE = replace(
     FULL,
     smoke=True,
+    processes=1,
     repeats=3,
     record_chunks=2,
     backlog_records=2_000,

@@ -112,3 +112,26 @@ def test_a_result_survives_the_trip_from_its_own_process(monkeypatch: pytest.Mon
     rebuilt = result_from_json(printed)
     assert asdict(rebuilt) == asdict(original)
     assert [target.passed for target in rebuilt.targets] == [True, False]
+
+
+def test_results_of_several_processes_combine_into_medians(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each number becomes the median over the processes, verdicts judged on that median."""
+    monkeypatch.syspath_prepend(str(ROOT))
+    from bench.isolated import combine
+    from bench.report import BenchmarkResult
+
+    runs = []
+    for sync_us in (7.6, 8.5, 7.7):
+        run = BenchmarkResult("per_invocation", "Per invocation")
+        run.add("sync_us", "sync: over a bare call", sync_us, "µs", [sync_us])
+        run.target("sync", "at most 8 µs", sync_us, "<=", 8.0, "µs")
+        run.notes.append("250 invocations per chunk")
+        runs.append(run)
+    combined = combine(runs)
+    assert combined.measurements["sync_us"].value == 7.7
+    assert combined.measurements["sync_us"].repeats == [7.6, 8.5, 7.7]
+    assert [(t.measured, t.passed) for t in combined.targets] == [(7.7, True)]
+    assert combined.notes[0] == "250 invocations per chunk"
+    assert "median over 3 fresh processes" in combined.notes[1]
