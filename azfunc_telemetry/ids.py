@@ -14,6 +14,7 @@ __all__ = ["new_span_id", "new_trace_id", "parse_traceparent"]
 _TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})(?:-[0-9a-f]{2}.*)?")
 _ZERO_TRACE = "0" * 32
 _ZERO_SPAN = "0" * 16
+_HEX_AND_DASH = b"0123456789abcdef-"
 
 
 #: Span ids minted ahead, in bulk: one ``os.urandom`` call and one ``hex()`` for many ids costs
@@ -58,12 +59,27 @@ def parse_traceparent(value: str | None) -> tuple[str, str] | None:
     are lower-case hex by the specification), including all-zero ids, so a malformed header
     from upstream starts a fresh trace instead of joining every bad request into one operation.
     """
-    if not value or not isinstance(value, str):
+    if not isinstance(value, str):
         return None
-    match = _TRACEPARENT.fullmatch(value)
-    if match is None:
-        return None
-    version, trace_id, span_id = match.groups()
+    if len(value) == 55:
+        # The header every invocation gets, checked without the regular expression, which
+        # costs twice as much on this path: dashes where they belong and nowhere else, and
+        # nothing but lower-case hex digits and those dashes.
+        if (
+            value[2] != "-"
+            or value[35] != "-"
+            or value[52] != "-"
+            or value.count("-") != 3
+            or not value.isascii()
+            or value.encode("ascii").translate(None, _HEX_AND_DASH)
+        ):
+            return None
+        version, trace_id, span_id = value[:2], value[3:35], value[36:52]
+    else:
+        match = _TRACEPARENT.fullmatch(value) if value else None
+        if match is None:
+            return None
+        version, trace_id, span_id = match.groups()
     if version == "ff" or trace_id == _ZERO_TRACE or span_id == _ZERO_SPAN:
         return None
     return trace_id, span_id

@@ -83,18 +83,24 @@ def _describe_call(
     args: tuple[Any, ...], kwargs: dict[str, Any], known: str | None
 ) -> tuple[str | None, str | None]:
     """The trigger type and, for HTTP, the request URL, from the bound arguments."""
-    trigger = known
-    url = None
-    for value in (*args, *kwargs.values()):
+    for value in args:
         kind = _TRIGGERS.get(type(value).__name__)
-        if kind is None:
-            continue
-        trigger = trigger or kind
-        if kind == "httpTrigger":
-            candidate = getattr(value, "url", None)
-            url = candidate if isinstance(candidate, str) else None
-        break
-    return trigger, url
+        if kind is not None:
+            return _described(value, kind, known)
+    for value in kwargs.values():
+        kind = _TRIGGERS.get(type(value).__name__)
+        if kind is not None:
+            return _described(value, kind, known)
+    return known, None
+
+
+def _described(value: Any, kind: str, known: str | None) -> tuple[str | None, str | None]:
+    """The trigger and URL once ``value`` was found to be a trigger payload of ``kind``."""
+    url = None
+    if kind == "httpTrigger":
+        candidate = getattr(value, "url", None)
+        url = candidate if isinstance(candidate, str) else None
+    return known or kind, url
 
 
 def _with_context_parameter(signature: inspect.Signature) -> inspect.Signature:
@@ -114,6 +120,8 @@ def _wrap(func: F, name: str | None) -> F:
 
     if is_instrumented(func):
         return func
+    from .exact_wrapper import exact_wrapper
+
     if inspect.isgeneratorfunction(func) or inspect.isasyncgenfunction(func):
         raise TypeError(
             f"{func.__qualname__} is a generator function; Azure Functions entry points must "
@@ -145,6 +153,31 @@ def _wrap(func: F, name: str | None) -> F:
     )
     scan_arguments = known_trigger is None
 
+    is_async = inspect.iscoroutinefunction(func)
+    exact = exact_wrapper(
+        func,
+        signature,
+        mode="async" if is_async else "sync",
+        helpers={
+            "begin": begin,
+            "end": end,
+            "finish": _finish,
+            "log": logger,
+            "name": default_name,
+            "trigger": known_trigger,
+            "describe": _describe_call,
+            "plain": _PLAIN_RESULTS,
+            "is_awaitable": _is_awaitable,
+            "reject": _reject_awaitable,
+        },
+        add_context=not declares_context,
+        http_parameter=http_parameter,
+        scan_arguments=scan_arguments,
+    )
+    if exact is not None:
+        exact = functools.update_wrapper(exact, func)
+        return cast(F, _finish_wrapper(exact, signature, declares_context))
+
     def describe(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[str | None, str | None]:
         """The trigger type and the HTTP request's URL for one call."""
         if scan_arguments:
@@ -157,9 +190,10 @@ def _wrap(func: F, name: str | None) -> F:
             return known_trigger, url if isinstance(url, str) else None
         return known_trigger, None
 
-    # The wrappers below run on every invocation: the context lookup is written out in each
-    # rather than shared through another call, and begin()/end() do the rest.
-    if inspect.iscoroutinefunction(func):
+    # The generic wrappers, for callables exact_wrapper() does not take. They run on every
+    # invocation: the context lookup is written out in each rather than shared through another
+    # call, and begin()/end() do the rest.
+    if is_async:
         coroutine_function = cast(Callable[..., Awaitable[Any]], func)
 
         @functools.wraps(func)
@@ -225,10 +259,17 @@ def _wrap(func: F, name: str | None) -> F:
 
         wrapper = sync_entry
 
+    return cast(F, _finish_wrapper(wrapper, signature, declares_context))
+
+
+def _finish_wrapper(
+    wrapper: Callable[..., Any], signature: inspect.Signature, declares_context: bool
+) -> Callable[..., Any]:
+    """Advertise the ``context`` parameter the worker must pass, and mark the wrapper."""
     if not declares_context:
         wrapper.__signature__ = _with_context_parameter(signature)  # type: ignore[attr-defined]
     setattr(wrapper, _MARK, True)
-    return cast(F, wrapper)
+    return wrapper
 
 
 def _finish(opened: OpenInvocation, result: Any, error: BaseException | None) -> None:

@@ -4,9 +4,11 @@ An HTTP-triggered function that returns a prebuilt response is called three ways
 bare, wrapped by ``@instrument``, and wrapped in the tracer-and-span-per-invocation pattern of
 opencensus-extension-azure-functions (real ``Tracer`` and ``AzureExporter``). Sync functions run
 on a ``ThreadPoolExecutor`` thread as the worker runs them; async ones are awaited on an event
-loop. Each invocation gets its own context. Invocations are timed in chunks of 250, with both
-libraries' queues drained between chunks; the variants alternate chunk by chunk. The overhead
-is the median per-call time over all chunks minus the bare call's.
+loop. Functions are called with keyword arguments, as the worker calls them (it binds each
+argument to its parameter by name). Each invocation gets its own context. Invocations are
+timed in chunks of 250, with both libraries' queues drained between chunks; the variants
+alternate chunk by chunk. The overhead is the median per-call time over all chunks minus the
+bare call's.
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ def _sync_chunk(
 ) -> int:
     start = time.perf_counter_ns()
     for context in contexts:
-        function(request, context)
+        function(req=request, context=context)
     return time.perf_counter_ns() - start
 
 
@@ -67,7 +69,7 @@ async def _async_chunk(
 ) -> int:
     start = time.perf_counter_ns()
     for context in contexts:
-        await function(request, context)
+        await function(req=request, context=context)
     return time.perf_counter_ns() - start
 
 
