@@ -36,8 +36,9 @@ BENCHMARKS: dict[str, tuple[str, Benchmark]] = {
     "exit_latency": ("Exit latency", exit_latency.run),
 }
 
-#: The in-process comparisons, each run in a fresh interpreter (see :mod:`bench.isolated`).
-FRESH_PROCESS = frozenset({"per_record", "per_invocation"})
+#: In-process comparisons run in fresh interpreters (see :mod:`bench.isolated`); the
+#: per-invocation one starts its own, one library per process.
+FRESH_PROCESS = frozenset({"per_record"})
 
 _TELEMETRY_PREFIXES = ("APPLICATIONINSIGHTS_", "APPINSIGHTS_", "AZFUNC_TELEMETRY_")
 
