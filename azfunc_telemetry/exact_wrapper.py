@@ -47,10 +47,7 @@ def _azf_make({namespace}):
                 _azf_finish(_azf_opened, None, _azf_error)
             raise
         if _azf_opened is not None:
-            try:
-                _azf_end(_azf_opened, _azf_result, None)
-            except Exception:
-                _azf_log.exception("azfunc_telemetry could not finish tracking an invocation")
+            _azf_finish(_azf_opened, _azf_result, None)
         return _azf_result
     return {name}
 """
@@ -82,7 +79,7 @@ def exact_wrapper(
         signature: its signature.
         mode: ``"sync"`` or ``"async"`` (the wrapper is a coroutine function for async).
         helpers: the objects the generated code calls, by their names without the prefix:
-            ``begin``, ``end``, ``finish``, ``log``, ``name``, ``trigger``, ``describe``,
+            ``begin``, ``finish``, ``log``, ``name``, ``trigger``, ``describe``,
             ``plain``, ``is_awaitable``, ``reject``.
         add_context: give the wrapper a keyword-only ``context`` parameter the function does
             not declare (it is not passed on).

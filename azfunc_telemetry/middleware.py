@@ -160,7 +160,6 @@ def _wrap(func: F, name: str | None) -> F:
         mode="async" if is_async else "sync",
         helpers={
             "begin": begin,
-            "end": end,
             "finish": _finish,
             "log": logger,
             "name": default_name,
@@ -190,27 +189,28 @@ def _wrap(func: F, name: str | None) -> F:
             return known_trigger, url if isinstance(url, str) else None
         return known_trigger, None
 
-    # The generic wrappers, for callables exact_wrapper() does not take. They run on every
-    # invocation: the context lookup is written out in each rather than shared through another
-    # call, and begin()/end() do the rest.
+    def start(args: tuple[Any, ...], kwargs: dict[str, Any], mode: str) -> OpenInvocation | None:
+        """Find the context (taking it out when the function does not declare it) and begin."""
+        if declares_context:
+            context = kwargs.get("context")
+            if context is None and context_index is not None and len(args) > context_index:
+                context = args[context_index]
+        else:
+            context = kwargs.pop("context", None)
+        try:
+            trigger, url = describe(args, kwargs)
+            return begin(context, default_name, mode, trigger, url)
+        except Exception:
+            logger.exception("azfunc_telemetry could not start tracking an invocation")
+            return None
+
+    # The generic wrappers, for callables exact_wrapper() does not take.
     if is_async:
         coroutine_function = cast(Callable[..., Awaitable[Any]], func)
 
         @functools.wraps(func)
         async def async_entry(*args: Any, **kwargs: Any) -> Any:
-            if declares_context:
-                context = kwargs.get("context")
-                if context is None and context_index is not None and len(args) > context_index:
-                    context = args[context_index]
-            else:
-                context = kwargs.pop("context", None)
-            opened: OpenInvocation | None
-            try:
-                trigger, url = describe(args, kwargs)
-                opened = begin(context, default_name, "async", trigger, url)
-            except Exception:
-                logger.exception("azfunc_telemetry could not start tracking an invocation")
-                opened = None
+            opened = start(args, kwargs, "async")
             try:
                 result = await coroutine_function(*args, **kwargs)
             except BaseException as error:
@@ -218,10 +218,7 @@ def _wrap(func: F, name: str | None) -> F:
                     _finish(opened, None, error)
                 raise
             if opened is not None:
-                try:
-                    end(opened, result, None)
-                except Exception:
-                    logger.exception("azfunc_telemetry could not finish tracking an invocation")
+                _finish(opened, result, None)
             return result
 
         wrapper: Callable[..., Any] = async_entry
@@ -229,19 +226,7 @@ def _wrap(func: F, name: str | None) -> F:
 
         @functools.wraps(func)
         def sync_entry(*args: Any, **kwargs: Any) -> Any:
-            if declares_context:
-                context = kwargs.get("context")
-                if context is None and context_index is not None and len(args) > context_index:
-                    context = args[context_index]
-            else:
-                context = kwargs.pop("context", None)
-            opened: OpenInvocation | None
-            try:
-                trigger, url = describe(args, kwargs)
-                opened = begin(context, default_name, "sync", trigger, url)
-            except Exception:
-                logger.exception("azfunc_telemetry could not start tracking an invocation")
-                opened = None
+            opened = start(args, kwargs, "sync")
             try:
                 result = func(*args, **kwargs)
                 if type(result) not in _PLAIN_RESULTS and _is_awaitable(result):
@@ -251,10 +236,7 @@ def _wrap(func: F, name: str | None) -> F:
                     _finish(opened, None, error)
                 raise
             if opened is not None:
-                try:
-                    end(opened, result, None)
-                except Exception:
-                    logger.exception("azfunc_telemetry could not finish tracking an invocation")
+                _finish(opened, result, None)
             return result
 
         wrapper = sync_entry
