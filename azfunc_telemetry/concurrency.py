@@ -134,11 +134,8 @@ class ConcurrencyTracker:
         #: The pool view of the latest sync start (``None``: the fallback), for async starts.
         self._last_view: tuple[int, Any, Any] | None = None
 
-    def pool_info(self) -> PoolInfo:
-        """The pool serving this thread, measured when this thread belongs to one."""
-        return self._view_info(self._thread_view()[1])
-
     def _view_info(self, view: tuple[int, Any, Any] | None) -> PoolInfo:
+        """The pool ``view`` shows, measured now (the fallback when there is none)."""
         if view is None:
             return self._fallback_pool
         size, queue, threads = view

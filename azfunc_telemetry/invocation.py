@@ -14,7 +14,7 @@ from typing import Any
 
 from . import runtime
 from .concurrency import InvocationStart
-from .context import _ACTIVE, _CURRENT, InvocationContext, remember_worker_storage
+from .context import InvocationContext, activate, deactivate, remember_worker_storage
 from .diagnostics import RateLimitedWarning
 from .ids import new_span_id, new_trace_id, parse_traceparent
 from .items import ExceptionItem, RequestItem
@@ -115,9 +115,7 @@ def begin(
     else:
         start = _TRACKER.enter_async()
     retry = getattr(function_context, "retry_context", None)
-    # What context.activate does, inline: register as running, then make current.
-    _ACTIVE[invocation_id] = (now_ns, context)
-    token = _CURRENT.set(context)
+    token = activate(context, now_ns)
     return (
         context,
         token,
@@ -140,14 +138,7 @@ def end(opened: OpenInvocation, result: Any = None, error: BaseException | None 
         _TRACKER.exit_sync(start)
     else:
         _TRACKER.exit_async(start)
-    # What context.deactivate does, inline.
-    _ACTIVE.pop(context.invocation_id, None)
-    try:
-        _CURRENT.reset(token)
-    except ValueError:
-        # The token belongs to another Context (the call finished in a different task than it
-        # started in); clearing is the closest correct state.
-        _CURRENT.set(None)
+    deactivate(context, token)
     active = runtime._runtime
     if active is None or active.pipeline is None:
         return
