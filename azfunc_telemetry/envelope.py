@@ -176,8 +176,7 @@ class EnvelopeBuilder:
                 "baseType": "MessageData",
             },
         }
-        text = len(message) + sum(map(len, properties)) + sum(map(len, properties.values()))
-        if text * _MAX_ESCAPED_CHAR_BYTES < _ITEM_BUDGET:
+        if _far_below_limit(message, properties):
             return envelope  # what _fit would find first, without looking everything up again
         return self._fit(envelope, "message")
 
@@ -355,12 +354,8 @@ class EnvelopeBuilder:
         """
         base = envelope["data"]["baseData"]
         props: dict[str, str] = base.get("properties", {})
-        if field != "exceptions":
-            text = (
-                len(base.get("message", "")) + sum(map(len, props)) + sum(map(len, props.values()))
-            )
-            if text * _MAX_ESCAPED_CHAR_BYTES < _ITEM_BUDGET:
-                return envelope  # the common case: far too small to matter
+        if field != "exceptions" and _far_below_limit(base.get("message", ""), props):
+            return envelope  # the common case: far too small to matter
         size = _json_size(envelope)
         if size <= _ITEM_BUDGET:
             return envelope
@@ -391,6 +386,12 @@ class EnvelopeBuilder:
             removed += int(earlier) if earlier.isdigit() else 0
             props["_truncated_properties"] = str(removed)
         return envelope
+
+
+def _far_below_limit(message: str, properties: dict[str, str]) -> bool:
+    """Whether the texts are too short to bring an item near the limit, escaped or not."""
+    text = len(message) + sum(map(len, properties)) + sum(map(len, properties.values()))
+    return text * _MAX_ESCAPED_CHAR_BYTES < _ITEM_BUDGET
 
 
 def _json_size(value: object) -> int:
