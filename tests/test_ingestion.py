@@ -27,7 +27,9 @@ from azfunc_telemetry.ingestion import (
 )
 
 IKEY = "00000000-0000-0000-0000-000000000001"
-NOW = datetime(2026, 11, 24, 3, 45, 33, tzinfo=timezone.utc)
+# Envelopes are stamped relative to the moment the tests run: the server under test compares them
+# with its own clock and, like the service, refuses items more than 48 hours old.
+NOW = datetime.now(timezone.utc).replace(microsecond=0)
 
 
 def message_envelope(text: str = "hello world", when: datetime = NOW) -> dict[str, Any]:
