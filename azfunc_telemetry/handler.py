@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from .context import lookup_invocation
 
-__all__ = ["InvocationContextFilter", "TelemetryHandler"]
+__all__ = ["InvocationContextFilter", "ShutdownDropCounter", "TelemetryHandler"]
 
 _get_ident = threading.get_ident
 
@@ -99,3 +99,28 @@ class InvocationContextFilter(logging.Filter):
         if not hasattr(record, "function_name"):
             record.function_name = context.function_name if context else ""
         return True
+
+
+class ShutdownDropCounter(logging.Handler):
+    """Stands in for :class:`TelemetryHandler` after ``shutdown()``: counts, never queues.
+
+    A record logged once telemetry has stopped cannot be delivered; counting it keeps
+    ``stats()`` honest (cause ``after_shutdown``) instead of letting it vanish. A later
+    ``setup()`` replaces this handler with a working one.
+    """
+
+    def __init__(self, count: Callable[[], None]) -> None:
+        super().__init__()
+        self._count = count
+
+    def handle(self, record: logging.LogRecord) -> bool:
+        """Count the record; no lock, no formatting, never raises."""
+        try:
+            self._count()
+        except Exception:
+            self.handleError(record)
+        return True
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Count the record (``handle`` does; kept for callers of ``emit``)."""
+        self.handle(record)

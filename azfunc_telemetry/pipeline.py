@@ -112,7 +112,10 @@ class Pipeline:
         """Queue one item without blocking; a full queue counts a drop instead."""
         items = self._items
         if len(items) >= self._capacity or self._stopping:
-            self.stats.queue_full()
+            if self._stopping:
+                self.stats.after_shutdown()
+            else:
+                self.stats.queue_full()
             return
         items.append(item)
         if len(items) >= self._batch_size and not self._wake.is_set():
@@ -174,6 +177,9 @@ class Pipeline:
         """
         if self._stopped.is_set():
             return True
+        # What the library says while stopping (from this thread) is shown, not queued: the
+        # queue is closing, and a record queued now could only be counted as lost.
+        self.excluded_threads.add(threading.get_ident())
         # Part of the time is kept for writing what is left to disk, so the whole shutdown,
         # rescue included, stays within timeout_s.
         reserve_s = min(0.2, 0.1 * max(0.0, timeout_s))
@@ -193,14 +199,9 @@ class Pipeline:
     def _rescue(self) -> None:
         """Save what a stuck export thread still holds; at-least-once, so a duplicate is fine."""
         envelopes = self._drain_to_envelopes()
-        saved = self._ensure_exporter().persist_pending(envelopes)
+        # The exporter says what it saved and where (or counts what it could not save).
+        self._ensure_exporter().persist_pending(envelopes)
         self._resolve_flushes(force=True)
-        if saved:
-            logger.warning(
-                "The telemetry endpoint did not answer before exit; %d item(s) were saved to "
-                "local storage and will be sent by the next process.",
-                saved,
-            )
 
     # -- export thread --------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ from .concurrency import ConcurrencyTracker
 from .config import TelemetryConfig, resolve_config
 from .diagnostics import forget_warnings, logger, warn_once
 from .export import Exporter
-from .handler import TelemetryHandler
+from .handler import ShutdownDropCounter, TelemetryHandler
 from .hostjson import host_forwards_logs, read_host_settings
 from .items import MetricItem
 from .pipeline import PeriodicTask, Pipeline
@@ -58,6 +58,8 @@ class Runtime:
 
 _lock = threading.RLock()
 _runtime: Runtime | None = None
+#: The pipeline the last ``shutdown()`` stopped: ``stats()`` keeps reporting its final figures.
+_retired: Pipeline | None = None
 _tracker = ConcurrencyTracker()
 _atexit_registered = False
 _periodic_extras: list[Callable[[Runtime], PeriodicTask | None]] = []
@@ -103,7 +105,7 @@ def setup(
         The configuration in force. A second call with the same arguments changes nothing;
         one with different arguments replaces the pipeline (flushing the old one briefly).
     """
-    global _runtime
+    global _runtime, _retired
     given: dict[str, Any] = dict(overrides)
     if connection_string is not None:
         given["connection_string"] = connection_string
@@ -129,6 +131,7 @@ def setup(
         from . import watchdog  # noqa: F401 - registers the timeout warning
 
         _runtime = _build(config, given, exporter)
+        _retired = None
         _register_atexit()
         _check_duplicates(_runtime)
         return config
@@ -175,7 +178,7 @@ def _build(config: TelemetryConfig, given: dict[str, Any], exporter: Exporter | 
     handler = TelemetryHandler(pipeline.submit, pipeline.excluded_threads)
     root = logging.getLogger()
     for existing in list(root.handlers):
-        if isinstance(existing, TelemetryHandler):
+        if isinstance(existing, (TelemetryHandler, ShutdownDropCounter)):
             root.removeHandler(existing)
     root.addHandler(handler)
     runtime = Runtime(config=config, overrides=given, pipeline=pipeline, handler=handler)
@@ -273,24 +276,39 @@ def shutdown(timeout_s: float | None = None) -> None:
     """Flush and stop the export thread, within ``timeout_s`` (default: the exit timeout).
 
     What cannot be delivered in time is saved to local storage for the next process. The
-    logging integration is removed; a later ``setup()`` starts afresh.
+    logging integration stops exporting: records logged afterwards are counted as dropped
+    (cause ``after_shutdown``), and :func:`stats` keeps the final figures, until a later
+    ``setup()`` starts afresh.
     """
-    global _runtime
+    global _runtime, _retired
     with _lock:
         runtime, _runtime = _runtime, None
+        if runtime is not None and runtime.pipeline is not None:
+            _retired = runtime.pipeline
     if runtime is None:
         return
-    if runtime.handler is not None:
-        logging.getLogger().removeHandler(runtime.handler)
     if runtime.pipeline is not None:
         limit = runtime.config.exit_timeout_s if timeout_s is None else timeout_s
         if not runtime.pipeline.shutdown(limit):
             logger.debug("telemetry shutdown hit its %.1f s limit", limit)
+    # Swapped only now: while the pipeline stopped, its handler counted late records itself
+    # and showed what the library said about saving the rest.
+    if runtime.handler is not None:
+        root = logging.getLogger()
+        root.removeHandler(runtime.handler)
+        if runtime.pipeline is not None:
+            root.addHandler(ShutdownDropCounter(runtime.pipeline.stats.after_shutdown))
 
 
 def stats() -> TelemetryStats:
-    """Delivery counters: sent, retried, persisted, dropped (with causes), queued, pending."""
+    """Delivery counters: sent, retried, persisted, dropped (with causes), queued, pending.
+
+    After ``shutdown()`` they are the final figures of the pipeline it stopped, plus the
+    records logged since (counted as dropped, cause ``after_shutdown``).
+    """
     runtime = _runtime
+    if runtime is None and _retired is not None:
+        return _retired.snapshot()
     if runtime is None or runtime.pipeline is None:
         return TelemetryStats(queued=0, sent=0, retried=0, persisted=0, dropped=0, pending=0)
     return runtime.pipeline.snapshot()

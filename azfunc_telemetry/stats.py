@@ -51,6 +51,10 @@ class DeliveryStats:
         """One item did not fit in the queue (hot path: lock-free)."""
         next(self._queue_full)
 
+    def after_shutdown(self) -> None:
+        """One item arrived after ``shutdown()``: it cannot be delivered any more."""
+        self.add_dropped("after_shutdown", 1)
+
     def add_sent(self, count: int) -> None:
         """``count`` items were accepted."""
         with self._lock:

@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 
 from ..config import TelemetryConfig, default_storage_path
 from ..connection import track_url
-from ..diagnostics import RateLimitedWarning, warn_once
+from ..diagnostics import RateLimitedWarning, logger, warn_once
 from ..stats import DeliveryStats
 from . import Envelope
 from .body import serialize_batch
@@ -79,6 +79,9 @@ class AzureMonitorExporter:
         self._draining: Any = None
         #: The batch (with its attempt count and body) whose answer has not been read yet.
         self._awaiting: tuple[list[Envelope], int, bytes] | None = None
+        #: A batch handed to :meth:`export` that waits for the previous answer before it is
+        #: sent; :meth:`persist_pending` saves it too, so an exit during a hung answer keeps it.
+        self._handed: list[Envelope] | None = None
 
     # -- Exporter protocol --------------------------------------------------------------
 
@@ -90,14 +93,20 @@ class AzureMonitorExporter:
         """
         if not envelopes:
             return
+        with self._lock:
+            self._handed = list(envelopes)
         self._conclude_awaiting()
+        with self._lock:
+            batch, self._handed = self._handed, None
+        if batch is None:
+            return  # persist_pending() saved it while the previous answer hung
         if self._closed.is_set():
-            self._persist(list(envelopes), cause="closed")
+            self._persist(batch, cause="closed")
             return
         if self._held or time.monotonic() < self._blocked_until:
-            self._hold(list(envelopes), 0)
+            self._hold(batch, 0)
             return
-        self._start(list(envelopes), 0)
+        self._start(batch, 0)
 
     def maintain(self, now: float) -> None:
         """Retry held batches when their backoff is over; drain local storage when healthy.
@@ -133,7 +142,7 @@ class AzureMonitorExporter:
     def pending(self) -> int:
         """Items held in memory, in flight, or persisted by this process."""
         with self._lock:
-            count = self._held_count + len(self._in_flight or ())
+            count = self._held_count + len(self._in_flight or ()) + len(self._handed or ())
         if self._store is not None:
             count += self._store.own_pending()
         return count
@@ -145,15 +154,32 @@ class AzureMonitorExporter:
             self._held.clear()
             self._held_count = 0
             in_flight, self._in_flight = self._in_flight, None
+            handed, self._handed = self._handed, None
         if in_flight:
             batches.append(in_flight)
+        if handed:
+            batches.append(handed)
         if extra:
             batches.append(list(extra))
         saved = 0
         for batch in batches:
             if self._persist(batch, cause="exit"):
                 saved += len(batch)
+        if saved and self._store is not None:
+            logger.warning(
+                "%d telemetry item(s) could not be delivered before exit; they were saved to "
+                "local storage in %s, and the next process using that folder sends them.",
+                saved,
+                self._shown_path(self._store.path),
+            )
         return saved
+
+    def _shown_path(self, path: str) -> str:
+        """``path`` fit for a log line: the instrumentation key in it is masked."""
+        connection = self._config.connection
+        if connection is None or not connection.instrumentation_key:
+            return path
+        return path.replace(connection.instrumentation_key, "<instrumentation key>")
 
     def close(self) -> None:
         """Stop retrying and drop the connection (a blocked send fails at once).

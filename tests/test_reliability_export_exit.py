@@ -1,0 +1,83 @@
+"""Exit and sudden death, seen from the export side, each in real child processes.
+
+Everything an invocation produced must either reach the endpoint (now or through local
+storage and the next process) or be counted as dropped in ``stats()``, never vanish.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from helpers import base, messages
+from procs.launch import ChildRun, child_environment, run_program, start_program, stored_items
+
+from azfunc_telemetry.testing import IngestionEmulator, ScriptedResponse
+
+EXIT_TIMEOUT_S = 1.0
+#: Writing a thousand items to disk and tearing the interpreter down.
+EXIT_SLACK_S = 0.75
+
+
+def final_stats(run: ChildRun) -> dict[str, Any]:
+    """The ``stats()`` a child printed after the library's exit handler ran."""
+    for line in run.stdout.splitlines():
+        if line.startswith("final-stats "):
+            figures: dict[str, Any] = json.loads(line.split(" ", 1)[1])
+            return figures
+    raise AssertionError(f"no final-stats line in {run.stdout!r} / {run.stderr!r}")
+
+
+def item_keys(envelopes: Iterable[dict[str, Any]], marker: str) -> set[str]:
+    """One key per distinct item of ``invocation_then_exit.py``: its records and its request."""
+    keys = {text for text in messages(list(envelopes)) if text.startswith(marker)}
+    for envelope in envelopes:
+        if envelope["data"]["baseType"] == "RequestData":
+            keys.add("request " + base(envelope)["id"])
+    return keys
+
+
+def deliver_stored(emulator: IngestionEmulator, storage: Path, wanted: int, marker: str) -> None:
+    """Run a fresh process on ``storage`` until the emulator holds ``wanted`` distinct items."""
+    env = child_environment(emulator.connection_string, storage, exit_timeout_s=EXIT_TIMEOUT_S)
+    with start_program("serve_until_stdin_closes", env=env) as process:
+        assert process.stdout is not None
+        assert process.stdout.readline().strip() == "ready"
+        try:
+            emulator.wait_for(lambda got: len(item_keys(got, marker)) >= wanted, timeout=20.0)
+        finally:
+            _stdout, stderr = process.communicate("", timeout=10.0)
+    assert process.returncode == 0, stderr
+
+
+def test_exit_during_a_hung_answer_keeps_the_batch_being_built(
+    emulator: IngestionEmulator, tmp_path: Path
+) -> None:
+    """1,000 records and a request, endpoint hung, exit: every item is saved or counted, and
+    the next process delivers what was saved (delivered + dropped == emitted)."""
+    storage = tmp_path / "store"
+    emulator.respond_with(lambda _: ScriptedResponse(hang=True))
+    env = child_environment(
+        emulator.connection_string,
+        storage,
+        exit_timeout_s=EXIT_TIMEOUT_S,
+        request_timeout_s=30.0,  # the hung send cannot end by itself before the deadline
+        export_interval_s=1.0,
+    )
+    run = run_program("invocation_then_exit", "1000", "hungbatch", env=env)
+    assert run.returncode == 0, run.stderr
+    assert run.exit_s <= EXIT_TIMEOUT_S + EXIT_SLACK_S
+    emitted = 1001  # 1,000 records and the invocation's request
+    figures = final_stats(run)
+    saved = item_keys(stored_items(storage), "hungbatch")
+    assert len(saved) + figures["dropped"] == emitted, (len(saved), figures, run.stderr)
+    assert figures["persisted"] >= len(saved)
+    assert "saved to local storage in" in run.stderr
+    assert emulator.envelopes == []  # nothing was answered, so nothing was ingested yet
+    emulator.respond_with(None)
+    deliver_stored(emulator, storage, emitted - figures["dropped"], "hungbatch")
+    delivered = item_keys(emulator.envelopes, "hungbatch")
+    assert len(delivered) + figures["dropped"] == emitted
+    assert stored_items(storage) == []
