@@ -96,8 +96,7 @@ class AzureMonitorExporter:
         with self._lock:
             self._handed = list(envelopes)
         self._conclude_awaiting()
-        with self._lock:
-            batch, self._handed = self._handed, None
+        batch = self._take_handed()
         if batch is None:
             return  # persist_pending() saved it while the previous answer hung
         if self._closed.is_set():
@@ -107,6 +106,12 @@ class AzureMonitorExporter:
             self._hold(batch, 0)
             return
         self._start(batch, 0)
+
+    def _take_handed(self) -> list[Envelope] | None:
+        """The batch :meth:`export` was handed, unless :meth:`persist_pending` took it."""
+        with self._lock:
+            batch, self._handed = self._handed, None
+        return batch
 
     def maintain(self, now: float) -> None:
         """Retry held batches when their backoff is over; drain local storage when healthy.
