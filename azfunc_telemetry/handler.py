@@ -30,17 +30,30 @@ def _message(record: logging.LogRecord) -> str:
         return f"{safe_str(record.msg)} [unformattable arguments: {shown}]"
 
 
+def _is_library_record(record: logging.LogRecord) -> bool:
+    name = record.name
+    return name == "azfunc_telemetry" or name.startswith("azfunc_telemetry.")
+
+
 class TelemetryHandler(logging.Handler):
     """Queues every record it sees, with the invocation it belongs to, for export.
 
-    Records logged on the export thread itself are skipped, so a warning about delivery can
-    never feed back into delivery (they still reach other handlers, or stderr).
+    Records logged on the export thread itself never go through the queue, so a warning about
+    delivery can never feed back into delivery (they still reach other handlers, or stderr).
+    Application records logged there (by an ``extra`` value's ``__str__``, say) are handed to
+    ``feedback`` instead, which exports them with the batch being built, without recursing.
     """
 
-    def __init__(self, submit: Callable[[object], None], excluded_threads: set[int]) -> None:
+    def __init__(
+        self,
+        submit: Callable[[object], None],
+        excluded_threads: set[int],
+        feedback: Callable[[object], None] | None = None,
+    ) -> None:
         super().__init__()
         self._submit = submit
         self._excluded = excluded_threads
+        self._feedback = feedback
 
     def handle(self, record: logging.LogRecord) -> bool:
         """Filter, then queue, without ``Handler.handle``'s lock: queuing is thread-safe, and
@@ -54,6 +67,10 @@ class TelemetryHandler(logging.Handler):
         """Queue ``(record, invocation, message)``; never blocks, never raises."""
         try:
             if _get_ident() in self._excluded:
+                if self._feedback is not None and not _is_library_record(record):
+                    self._feedback((record, lookup_invocation(), _message(record)))
+                    if record.levelno < logging.WARNING:
+                        return
                 self._show_if_unheard(record)
                 return
             self._submit((record, lookup_invocation(), _message(record)))

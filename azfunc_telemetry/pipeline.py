@@ -98,6 +98,10 @@ class Pipeline:
         self._probed = False
         # Items the export thread took from the queue and is turning into envelopes.
         self._building: list[object] = []
+        # Records logged on the export thread while it built envelopes (by an extra value's
+        # __str__, say): built right after the batch that produced them, at most one level deep.
+        self._fed_back: list[object] = []
+        self._building_fed_back = False
         self.excluded_threads.clear()
         self._thread = threading.Thread(
             target=self._run, name="azfunc-telemetry-export", daemon=True
@@ -120,6 +124,20 @@ class Pipeline:
         items.append(item)
         if len(items) >= self._batch_size and not self._wake.is_set():
             self._wake.set()
+
+    def feed_back(self, item: object) -> None:
+        """Queue a record logged on the export thread; one logged while building such a
+        record is counted as dropped (``logged_during_export``) instead, so nothing recurses."""
+        if self._building_fed_back or len(self._fed_back) >= self._batch_size:
+            self.stats.add_dropped("logged_during_export", 1)
+            warn_once(
+                "drop:logged_during_export",
+                "A record was logged while telemetry was turning another such record into an "
+                "item (a value's __str__ that logs, say); it is dropped to avoid a loop and "
+                "counted in azfunc_telemetry.stats().",
+            )
+            return
+        self._fed_back.append(item)
 
     def add_periodic(self, task: PeriodicTask) -> None:
         """Run ``task`` on the export thread from now on."""
@@ -305,7 +323,18 @@ class Pipeline:
                 continue
             if envelope is not None:
                 envelopes.append(envelope)
+        if self._fed_back and not self._building_fed_back:
+            self._build_fed_back(envelopes)
         return envelopes
+
+    def _build_fed_back(self, envelopes: list[Envelope]) -> None:
+        """Add the records logged while ``envelopes`` were built; see :meth:`feed_back`."""
+        items, self._fed_back = self._fed_back, []
+        self._building_fed_back = True
+        try:
+            envelopes.extend(self._build(items))
+        finally:
+            self._building_fed_back = False
 
     def _drain_to_envelopes(self) -> list[Envelope]:
         batch: list[object] = list(self._building)

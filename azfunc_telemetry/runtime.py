@@ -175,7 +175,7 @@ def _build(config: TelemetryConfig, given: dict[str, Any], exporter: Exporter | 
         batch_size=config.batch_size,
         export_interval_s=config.export_interval_s,
     )
-    handler = TelemetryHandler(pipeline.submit, pipeline.excluded_threads)
+    handler = TelemetryHandler(pipeline.submit, pipeline.excluded_threads, pipeline.feed_back)
     root = logging.getLogger()
     for existing in list(root.handlers):
         if isinstance(existing, (TelemetryHandler, ShutdownDropCounter)):
