@@ -48,7 +48,7 @@ class TelemetryConfig(NamedTuple):
     enabled: bool = True
     queue_size: int = 8192
     batch_size: int = 512
-    export_interval_s: float = 1.0
+    export_interval_s: float = 0.02
     request_timeout_s: float = 5.0
     max_attempts: int = 3
     backoff_base_s: float = 0.5

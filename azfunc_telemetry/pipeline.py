@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from .diagnostics import logger, warn_once
 from .export import Envelope, Exporter
+from .forksafe import importing
 from .stats import DeliveryStats, TelemetryStats
 
 if TYPE_CHECKING:
@@ -122,7 +123,10 @@ class Pipeline:
                 self.stats.queue_full()
             return
         items.append(item)
-        if len(items) >= self._batch_size and not self._wake.is_set():
+        # The first item wakes the thread (it then waits export_interval_s for company before
+        # sending); a full batch cuts that wait short.
+        size = len(items)
+        if (size == 1 or size >= self._batch_size) and not self._wake.is_set():
             self._wake.set()
 
     def feed_back(self, item: object) -> None:
@@ -182,8 +186,10 @@ class Pipeline:
 
     def _ensure_exporter(self) -> Exporter:
         if self.exporter is None:
-            self._builder = self._builder_factory()
-            self.exporter = self._exporter_factory(self.stats)
+            with importing():
+                if self.exporter is None:
+                    self._builder = self._builder_factory()
+                    self.exporter = self._exporter_factory(self.stats)
         return self.exporter
 
     def shutdown(self, timeout_s: float) -> bool:
@@ -224,9 +230,20 @@ class Pipeline:
     # -- export thread --------------------------------------------------------------------
 
     def _run(self) -> None:
+        try:
+            # Built now rather than for the first item: a process killed soon after its first
+            # invocation must not spend its last 100 ms importing what sending needs.
+            self._ensure_exporter()
+        except Exception:
+            logger.exception("Starting telemetry export failed")
         while True:
             self._wake.wait(self._wait_time())
             self._wake.clear()
+            if self._should_linger():
+                # Let the rest of the invocation join this batch: a full batch, a flush or
+                # shutdown ends the wait early.
+                self._wake.wait(self._interval_s)
+                self._wake.clear()
             try:
                 self._cycle()
             except Exception:  # never let the export thread die
@@ -239,11 +256,15 @@ class Pipeline:
         finally:
             self._resolve_flushes(force=True)
 
+    def _should_linger(self) -> bool:
+        return 0 < len(self._items) < self._batch_size and not self._flushes and not self._stopping
+
     def _wait_time(self) -> float:
         now = time.monotonic()
-        # Never longer than the export interval: submit() only wakes us for a full batch, so
-        # a lone record must not wait a whole idle period.
-        wait = self._interval_s if self._items else min(self._interval_s, _IDLE_WAIT_S)
+        # submit() wakes the thread for the first item of an empty queue; the idle wait only
+        # covers two threads queueing that first item at the same instant.
+        # With items already queued the linger below is the whole wait.
+        wait = 0.0 if self._items else _IDLE_WAIT_S
         due = self.exporter.next_due() if self.exporter is not None else None
         if due is not None:
             wait = min(wait, due - now)

@@ -248,6 +248,62 @@ def _shutdown_at_exit() -> None:
         pass
 
 
+_forked_from_main_thread = True
+
+
+def _note_forking_thread() -> None:
+    global _forked_from_main_thread
+    _forked_from_main_thread = threading.current_thread() is threading.main_thread()
+
+
+def _end_child_with_its_threads() -> None:
+    """In a child forked from a worker thread, end the process as it would end without us.
+
+    Such a child runs only the thread that forked; ``sys.exit()`` there ends that thread, and
+    with it the process, skipping interpreter shutdown and ``atexit``. The export thread the
+    fork hook started would keep the process alive instead (and its parent's ``waitpid``
+    waiting), so a watcher waits for every thread of the child but ours to end, flushes
+    within ``exit_timeout_s`` as an exit would, and lets the process end.
+    """
+    if _forked_from_main_thread or _runtime is None or _runtime.pipeline is None:
+        return
+    forking_thread = threading.current_thread()
+    watcher = threading.Thread(
+        target=_shutdown_when_threads_end,
+        args=(forking_thread,),
+        name="azfunc-telemetry-fork-exit",
+        daemon=True,
+    )
+    watcher.start()
+
+
+def _shutdown_when_threads_end(forking_thread: threading.Thread) -> None:
+    forking_thread.join()
+    unjoinable: set[threading.Thread] = set()  # threads Python did not start cannot be joined
+    while True:
+        runtime = _runtime
+        ours = runtime.pipeline.excluded_threads if runtime and runtime.pipeline else set()
+        others = [
+            thread
+            for thread in threading.enumerate()
+            if thread is not threading.current_thread()
+            and thread.ident not in ours
+            and thread not in unjoinable
+        ]
+        if not others:
+            break
+        for thread in others:
+            try:
+                thread.join()
+            except (RuntimeError, AssertionError):
+                unjoinable.add(thread)
+    _shutdown_at_exit()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_note_forking_thread, after_in_child=_end_child_with_its_threads)
+
+
 def ensure_setup() -> Runtime:
     """The runtime, running ``setup()`` with app settings on first use."""
     runtime = _runtime

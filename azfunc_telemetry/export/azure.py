@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 from ..config import TelemetryConfig, default_storage_path
 from ..connection import track_url
 from ..diagnostics import RateLimitedWarning, logger, warn_once
+from ..forksafe import importing
 from ..stats import DeliveryStats
 from . import Envelope
 from .body import serialize_batch
@@ -359,12 +360,13 @@ class AzureMonitorExporter:
             if not create and not has_blobs(path):
                 return None
             try:
-                self._store = PersistentStore(
-                    path,
-                    max_bytes=self._config.storage_max_bytes,
-                    retention_s=self._config.storage_retention_s,
-                    stats=self._stats,
-                )
+                with importing():  # opening the store imports opencensus' storage
+                    self._store = PersistentStore(
+                        path,
+                        max_bytes=self._config.storage_max_bytes,
+                        retention_s=self._config.storage_retention_s,
+                        stats=self._stats,
+                    )
             except Exception as exc:
                 warn_once("storage", "Local telemetry storage is unavailable (%s).", exc)
                 self._config = _without_storage(self._config)

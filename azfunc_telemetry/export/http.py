@@ -6,6 +6,10 @@ connection can be aborted from another thread when an exit must not wait for a h
 
 from __future__ import annotations
 
+# Imported here, inside the export thread's fork-safe start, rather than by the first
+# connect (host names go through the "idna" codec): a fork during that import would leave
+# the child a codec module that never finishes loading.
+import encodings.idna  # noqa: F401
 import gzip
 import http.client
 import socket
