@@ -14,6 +14,7 @@ from azfunc_telemetry.ingestion.protocol import (
     IncomingRequest,
     IngestionError,
     Reply,
+    SizedItems,
     build_response,
     check_items,
     decode_body,
@@ -22,6 +23,7 @@ from azfunc_telemetry.ingestion.protocol import (
     json_reply,
     parse_envelope_time,
     parse_items,
+    parse_sized_items,
     validate_item,
 )
 from azfunc_telemetry.ingestion.server import IngestionServer, ItemsCallback
@@ -34,6 +36,7 @@ __all__ = [
     "IngestionServer",
     "ItemsCallback",
     "Reply",
+    "SizedItems",
     "build_response",
     "check_items",
     "decode_body",
@@ -42,5 +45,6 @@ __all__ = [
     "json_reply",
     "parse_envelope_time",
     "parse_items",
+    "parse_sized_items",
     "validate_item",
 ]

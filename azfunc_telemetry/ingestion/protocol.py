@@ -17,7 +17,7 @@ import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = [
     "MAX_ITEMS_PER_BATCH",
@@ -25,6 +25,7 @@ __all__ = [
     "IncomingRequest",
     "IngestionError",
     "Reply",
+    "SizedItems",
     "build_response",
     "check_items",
     "decode_body",
@@ -33,6 +34,7 @@ __all__ = [
     "json_reply",
     "parse_envelope_time",
     "parse_items",
+    "parse_sized_items",
     "validate_item",
 ]
 
@@ -91,6 +93,20 @@ def decompress_body(body: bytes, headers: Mapping[str, str]) -> bytes:
     return body
 
 
+class SizedItems(NamedTuple):
+    """Items parsed from a body, with the length of each one's JSON text where known.
+
+    Attributes:
+        items: the telemetry items.
+        text_lengths: characters of each item's text as sent (same order), or ``None`` when
+            the body was not read item by item. Lets :func:`check_items` skip measuring items
+            that cannot be near the size limit.
+    """
+
+    items: list[dict[str, Any]]
+    text_lengths: list[int] | None
+
+
 def parse_items(payload: bytes, headers: Mapping[str, str]) -> list[dict[str, Any]]:
     """Parse an uncompressed body into telemetry items.
 
@@ -101,6 +117,15 @@ def parse_items(payload: bytes, headers: Mapping[str, str]) -> list[dict[str, An
         IngestionError: 400 for an empty, non-UTF-8 or non-JSON body, for an entry that is not a
             JSON object, and for batches larger than :data:`MAX_ITEMS_PER_BATCH`.
     """
+    return parse_sized_items(payload, headers).items
+
+
+def parse_sized_items(payload: bytes, headers: Mapping[str, str]) -> SizedItems:
+    """:func:`parse_items`, also saying how long each item's text was (see :class:`SizedItems`).
+
+    Raises:
+        IngestionError: as :func:`parse_items`.
+    """
     try:
         text = payload.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -108,14 +133,19 @@ def parse_items(payload: bytes, headers: Mapping[str, str]) -> list[dict[str, An
     if not text.strip():
         raise IngestionError(400, "Request body is empty")
     content_type = _lower_headers(headers).get("content-type", "").lower()
+    lengths: list[int] | None = None
     if "json-stream" in content_type:
         parsed: Any = _parse_ndjson(text)
     else:
-        try:
-            parsed = json.loads(text)
-        except json.JSONDecodeError:
-            # Senders do not always label NDJSON; fall back to reading it line by line.
-            parsed = _parse_ndjson(text)
+        split = _split_array(text)
+        if split is not None:
+            parsed, lengths = split
+        else:
+            try:
+                parsed = json.loads(text)
+            except json.JSONDecodeError:
+                # Senders do not always label NDJSON; fall back to reading it line by line.
+                parsed = _parse_ndjson(text)
     items = parsed if isinstance(parsed, list) else [parsed]
     if len(items) > MAX_ITEMS_PER_BATCH:
         raise IngestionError(
@@ -124,7 +154,49 @@ def parse_items(payload: bytes, headers: Mapping[str, str]) -> list[dict[str, An
     for index, item in enumerate(items):
         if not isinstance(item, dict):
             raise IngestionError(400, f"Item {index} is not a JSON object")
-    return items
+    return SizedItems(items, lengths)
+
+
+_decoder = json.JSONDecoder()
+_BLANK = re.compile(r"[ \t\n\r]*")
+
+
+def _split_array(text: str) -> tuple[list[Any], list[int]] | None:
+    """A JSON array read element by element, with each element's text length; ``None`` when
+    the text is anything else (or not valid JSON), for :func:`json.loads` to judge."""
+
+    def blank(text: str, position: int = 0) -> re.Match[str]:
+        found = _BLANK.match(text, position)
+        assert found is not None  # the pattern matches the empty string
+        return found
+
+    position = blank(text).end()
+    if not text.startswith("[", position):
+        return None
+    position = blank(text, position + 1).end()
+    values: list[Any] = []
+    lengths: list[int] = []
+    if text.startswith("]", position):
+        end = position + 1
+    else:
+        try:
+            while True:
+                value, end = _decoder.raw_decode(text, position)
+                values.append(value)
+                lengths.append(end - position)
+                position = blank(text, end).end()
+                if text.startswith(",", position):
+                    position = blank(text, position + 1).end()
+                    continue
+                if not text.startswith("]", position):
+                    return None
+                end = position + 1
+                break
+        except json.JSONDecodeError:
+            return None
+    if blank(text, end).end() != len(text):
+        return None
+    return values, lengths
 
 
 def _parse_ndjson(text: str) -> list[Any]:
@@ -183,8 +255,50 @@ def _missing_field(name: str, expected: str) -> tuple[int, str]:
     )
 
 
+#: Most characters one character of an item's text becomes in the measured form (ASCII JSON
+#: with ``", "`` separators): an astral character escapes to a 12-character surrogate pair.
+_MEASURED_CHARS_PER_CHAR = 12
+_known_ikeys: dict[tuple[str, frozenset[str]], bool] = {}
+
+
+def _ikey_accepted(ikey: Any, ikeys: frozenset[str]) -> bool:
+    if not isinstance(ikey, str):
+        return False
+    key = (ikey, ikeys)
+    verdict = _known_ikeys.get(key)
+    if verdict is None:
+        verdict = bool(_GUID.match(ikey)) and (
+            ikey in ikeys or ikey.lower() in {known.lower() for known in ikeys}
+        )
+        if len(_known_ikeys) >= 256:
+            _known_ikeys.clear()
+        _known_ikeys[key] = verdict
+    return verdict
+
+
+def _parse_time(value: str) -> datetime:
+    """:func:`parse_envelope_time`, with a shortcut for the usual ``...HH:MM:SS.ffffffZ``."""
+    if (
+        len(value) == 27
+        and value[10] == "T"
+        and value[19] == "."
+        and value[26] == "Z"
+        and value.isascii()
+        and value[20:26].isdigit()
+    ):
+        try:
+            return datetime.fromisoformat(value[:26]).replace(tzinfo=timezone.utc)
+        except ValueError:
+            pass
+    return parse_envelope_time(value)
+
+
 def validate_item(
-    item: Mapping[str, Any], *, ikeys: frozenset[str] | None, now: datetime
+    item: Mapping[str, Any],
+    *,
+    ikeys: frozenset[str] | None,
+    now: datetime,
+    text_length: int | None = None,
 ) -> tuple[int, str] | None:
     """Check one item the way the service does and return its error, or None when acceptable.
 
@@ -193,18 +307,14 @@ def validate_item(
         ikeys: Instrumentation keys the endpoint knows (compared case-insensitively), or None to
             accept any key.
         now: The endpoint's current time (aware); the accepted window is now-48h .. now+2h.
+        text_length: characters of the item's text as sent, if known: an item too short to
+            reach the size limit is not measured.
 
     Returns:
         ``(status, message)`` for a rejected item, using the service's wording.
     """
-    if ikeys is not None:
-        ikey = item.get("iKey")
-        if (
-            not isinstance(ikey, str)
-            or not _GUID.match(ikey)
-            or (ikey not in ikeys and ikey.lower() not in {key.lower() for key in ikeys})
-        ):
-            return 400, "Invalid instrumentation key"
+    if ikeys is not None and not _ikey_accepted(item.get("iKey"), ikeys):
+        return 400, "Invalid instrumentation key"
     name = item.get("name")
     if not isinstance(name, str) or not name:
         return _missing_field("name", "string")
@@ -212,10 +322,10 @@ def validate_item(
     if not isinstance(raw_time, str) or not raw_time:
         return _missing_field("time", "datetime")
     data = item.get("data")
-    if not isinstance(data, Mapping) or not data:
+    if not (type(data) is dict or isinstance(data, Mapping)) or not data:
         return _missing_field("data", "Base")
     try:
-        when = parse_envelope_time(raw_time)
+        when = _parse_time(raw_time)
     except ValueError:
         return 400, (
             f"104: Field 'time' on type 'Envelope' is not a valid date-time. Actual: {raw_time}"
@@ -235,6 +345,8 @@ def validate_item(
             f"Expected: now + {int(_MAX_LEAD / timedelta(milliseconds=1))}ms, "
             f"Actual: now + {lead_ms}ms"
         )
+    if text_length is not None and text_length * _MEASURED_CHARS_PER_CHAR <= MAX_ITEM_BYTES:
+        return None
     size = len(json.dumps(item, default=str).encode("utf-8"))
     if size > MAX_ITEM_BYTES:
         return 400, (
@@ -244,17 +356,26 @@ def validate_item(
 
 
 def check_items(
-    items: list[dict[str, Any]], *, ikeys: frozenset[str] | None, now: datetime
+    items: list[dict[str, Any]],
+    *,
+    ikeys: frozenset[str] | None,
+    now: datetime,
+    text_lengths: list[int] | None = None,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Split a batch into accepted items and the service's per-item ``errors`` entries.
+
+    ``text_lengths`` (from :func:`parse_sized_items`) spares measuring short items.
 
     Returns:
         ``(accepted, errors)`` where each error is ``{"index", "statusCode", "message"}``.
     """
     accepted: list[dict[str, Any]] = []
     errors: list[dict[str, Any]] = []
+    if text_lengths is not None and len(text_lengths) != len(items):
+        text_lengths = None
     for index, item in enumerate(items):
-        problem = validate_item(item, ikeys=ikeys, now=now)
+        length = text_lengths[index] if text_lengths is not None else None
+        problem = validate_item(item, ikeys=ikeys, now=now, text_length=length)
         if problem is None:
             accepted.append(item)
         else:

@@ -31,7 +31,7 @@ from azfunc_telemetry.ingestion.protocol import (
     decompress_body,
     error_reply,
     json_reply,
-    parse_items,
+    parse_sized_items,
 )
 
 __all__ = ["IngestionServer", "ItemsCallback"]
@@ -225,10 +225,12 @@ class IngestionServer(ThreadingHTTPServer):
         """Decode, validate and hand over the items of one track request."""
         try:
             payload = decompress_body(request.body, request.headers)
-            items = parse_items(payload, request.headers)
+            items, lengths = parse_sized_items(payload, request.headers)
         except IngestionError as error:
             return error_reply(error)
-        accepted, errors = check_items(items, ikeys=self.ikeys, now=self.clock())
+        accepted, errors = check_items(
+            items, ikeys=self.ikeys, now=self.clock(), text_lengths=lengths
+        )
         if accepted and self.on_items is not None:
             try:
                 self.on_items(accepted, replace(request, body=payload))

@@ -37,7 +37,7 @@ from azfunc_telemetry.ingestion import (
     decompress_body,
     error_reply,
     json_reply,
-    parse_items,
+    parse_sized_items,
 )
 
 from .scripting import RecordedRequest, Responder, ScriptedResponse, scripted_reply
@@ -254,10 +254,11 @@ class IngestionEmulator:
     def _handle_track(self, request: IncomingRequest, server: IngestionServer) -> Reply:
         payload = request.body
         items: list[dict[str, Any]] = []
+        lengths: list[int] | None = None
         decode_error: IngestionError | None = None
         try:
             payload = decompress_body(request.body, request.headers)
-            items = parse_items(payload, request.headers)
+            items, lengths = parse_sized_items(payload, request.headers)
         except IngestionError as error:
             decode_error = error
         record = RecordedRequest(
@@ -271,7 +272,7 @@ class IngestionEmulator:
         )
         scripted = self._next_scripted(record)
         if scripted is None:
-            reply, accepted = self._judge(items, decode_error, server)
+            reply, accepted = self._judge(items, lengths, decode_error, server)
         else:
             reply, accepted = scripted_reply(scripted, items)
         answered = replace(record, status=0 if reply.drop_connection else reply.status)
@@ -312,12 +313,15 @@ class IngestionEmulator:
     def _judge(
         self,
         items: list[dict[str, Any]],
+        lengths: list[int] | None,
         decode_error: IngestionError | None,
         server: IngestionServer,
     ) -> tuple[Reply, list[dict[str, Any]]]:
         if decode_error is not None:
             return error_reply(decode_error), []
-        accepted, errors = check_items(items, ikeys=server.ikeys, now=server.clock())
+        accepted, errors = check_items(
+            items, ikeys=server.ikeys, now=server.clock(), text_lengths=lengths
+        )
         status, body = build_response(len(items), errors)
         return json_reply(status, body), accepted
 
