@@ -94,5 +94,5 @@ def test_usual_time_format_parses_as_the_general_rule() -> None:
         moment = NOW + timedelta(hours=hours, microseconds=hours * 7919)
         text = moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         assert _parse_time(text) == parse_envelope_time(text)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="not an ISO-8601"):
         _parse_time("2026-12-02T11:20:33.123+01Z")
