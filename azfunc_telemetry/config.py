@@ -46,7 +46,7 @@ class TelemetryConfig(NamedTuple):
     connection: ConnectionInfo | None
     connection_source: str = "none"
     enabled: bool = True
-    queue_size: int = 8192
+    queue_size: int = 180_000
     batch_size: int = 512
     export_interval_s: float = 0.02
     request_timeout_s: float = 5.0

@@ -292,17 +292,23 @@ class Pipeline:
                 self._ensure_exporter()
         while self._items:
             self._export(self._take_batch())
-        if self.stats.queue_full_count():
-            warn_once(
-                "drop:queue_full",
-                "The telemetry queue is full (%d items, setting AZFUNC_TELEMETRY_QUEUE_SIZE): "
-                "the endpoint cannot keep up, so new items are dropped and counted in "
-                "azfunc_telemetry.stats().",
-                self._capacity,
-            )
+            self._warn_if_dropping()
+        self._warn_if_dropping()
         if self.exporter is not None:
             self.exporter.maintain(time.monotonic())
         self._resolve_flushes(force=False)
+
+    def _warn_if_dropping(self) -> None:
+        """Say once, as soon as it starts, that a full queue is turning items away."""
+        if self.stats.queue_full_count():
+            warn_once(
+                "drop:queue_full",
+                "Telemetry is arriving faster than it can be exported: the queue is full "
+                "(%d items, setting AZFUNC_TELEMETRY_QUEUE_SIZE), so new items are dropped. "
+                "Every one is counted in azfunc_telemetry.stats().dropped_by_cause"
+                "['queue_full']; this warning is not repeated.",
+                self._capacity,
+            )
 
     def _take_batch(self) -> list[object]:
         batch: list[object] = []

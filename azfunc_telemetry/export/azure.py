@@ -39,8 +39,17 @@ from .http import HttpReply, HttpSender, TransportError
 from .replies import Verdict, classify_reply, retry_after_s
 from .storage import PersistentStore, has_blobs
 
-__all__ = ["AzureMonitorExporter", "classify_reply", "retry_after_s", "serialize_batch"]
+__all__ = [
+    "HELD_MAX_ITEMS",
+    "AzureMonitorExporter",
+    "classify_reply",
+    "retry_after_s",
+    "serialize_batch",
+]
 
+#: Envelopes held in memory for a retry (the rest wait in local storage). Built envelopes
+#: are larger than queued records, so this stays small whatever the queue's size.
+HELD_MAX_ITEMS = 8192
 _MAX_REDIRECTS = 10
 _DRAIN_BLOBS_PER_PASS = 20
 
@@ -335,7 +344,7 @@ class AzureMonitorExporter:
         return delay
 
     def _hold(self, envelopes: list[Envelope], attempts: int, *, front: bool = False) -> None:
-        if self._held_count + len(envelopes) > self._config.queue_size:
+        if self._held_count + len(envelopes) > min(self._config.queue_size, HELD_MAX_ITEMS):
             self._persist(envelopes, cause="memory_full")
             return
         with self._lock:

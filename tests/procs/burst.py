@@ -3,7 +3,8 @@
 Usage: ``burst.py MARKER``. Default settings (only the endpoint and storage come from the
 environment). Half the records come from the threads, half from the tasks, all inside
 invocations. Prints ``burst <seconds>`` when the last record was logged, flushes, and prints
-``final-stats <json>`` (``stats()`` after shutdown) and ``peak-queue <items>``.
+``final-stats <json>`` (``stats()`` after shutdown), ``peak-queue <items>`` and
+``peak-rss-kib <KiB>``.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import resource
 import sys
 import threading
 import time
@@ -28,7 +30,8 @@ PER_TASK = RECORDS // 2 // TASKS
 def main() -> None:
     """Log the burst, report how long it took and what was delivered, dropped or pending."""
     marker = sys.argv[1]
-    azfunc_telemetry.setup()
+    config = azfunc_telemetry.setup()
+    print("queue-size", config.queue_size, flush=True)
     logging.getLogger().setLevel(logging.INFO)
     log = logging.getLogger("app.burst")
     peak = [0]
@@ -72,6 +75,7 @@ def main() -> None:
     done.set()
     azfunc_telemetry.shutdown()
     print("peak-queue", peak[0], flush=True)
+    print("peak-rss-kib", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, flush=True)
     print("final-stats", json.dumps(azfunc_telemetry.stats()._asdict()), flush=True)
 
 
