@@ -105,7 +105,7 @@ def test_numeric_settings_resolve_and_bad_ones_are_named(monkeypatch: pytest.Mon
     config = resolve_config({"batch_size": 7})
     assert config.queue_size == 100
     assert config.batch_size == 7
-    assert config.export_interval_s == 1.0
+    assert config.export_interval_s == 0.02
     assert config.timeout_warning_ratio == 0.8
     problems = {p.setting: p.message for p in config.problems}
     assert problems["AZFUNC_TELEMETRY_EXPORT_INTERVAL_S"].startswith(
