@@ -12,7 +12,15 @@ from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import cold_start, exit_latency, outage_memory, per_invocation, per_record, throughput
+from . import (
+    cold_start,
+    exit_latency,
+    outage_memory,
+    per_invocation,
+    per_record,
+    throughput,
+    throughput_export,
+)
 from .children import EmulatorProcess, child_env, run_child
 from .isolated import combine, result_from_json
 from .machine import machine_info
@@ -32,6 +40,7 @@ BENCHMARKS: dict[str, tuple[str, Benchmark]] = {
     "per_invocation": ("Per invocation", per_invocation.run),
     "cold_start": ("Cold start", cold_start.run),
     "throughput": ("Sustained throughput", throughput.run),
+    "throughput_export": ("Export side on one core", throughput_export.run),
     "outage_memory": ("Outage memory", outage_memory.run),
     "exit_latency": ("Exit latency", exit_latency.run),
 }

@@ -103,7 +103,7 @@ def drain_once(
 def run(settings: Settings, emulator: EmulatorProcess) -> BenchmarkResult:
     """Measure the export side's rate on one core, this version beside the previous one."""
     result = BenchmarkResult("throughput_export", "Export side on one core")
-    records = 20_000 if settings.smoke else 100_000
+    records = 10_000 if settings.smoke else 100_000
     rounds = 1 if settings.smoke else 5
     current: list[dict[str, Any]] = []
     previous: list[dict[str, Any]] = []
