@@ -22,7 +22,12 @@ setup(
     package_data={
         "azfunc_telemetry": ["py.typed"],
         # The viewer's page: plain HTML, CSS, JavaScript and SVG, served as they are.
-        "azfunc_telemetry.local.viewer": ["static/*.html", "static/*.css", "static/*.js", "static/*.svg"],
+        "azfunc_telemetry.local.viewer": [
+            "static/*.html",
+            "static/*.css",
+            "static/*.js",
+            "static/*.svg",
+        ],
     },
     install_requires=[
         "azure-functions>=1.18",

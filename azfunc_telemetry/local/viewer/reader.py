@@ -39,6 +39,22 @@ _HOST_INVOCATION_ID = "$.InvocationId"
 _OUR_INVOCATION_ID = "$.invocation_id"
 _INPROC = "InProc"
 _SEVERITY_NAMES = {0: "DEBUG", 1: "INFO", 2: "WARNING", 3: "ERROR", 4: "CRITICAL"}
+# Dimensions every log record carries; the others are the record's own ``extra=`` fields.
+_STANDARD_LOG_DIMENSIONS = frozenset(
+    (
+        "invocation_id",
+        "function_name",
+        "level",
+        "logger_name",
+        "file_name",
+        "line_number",
+        "InvocationId",
+        "Category",
+        "LogLevel",
+        "ProcessId",
+        "log_message",
+    )
+)
 _TABLES = ("traces", "requests", "dependencies", "exceptions", "customMetrics", "customEvents")
 
 
@@ -104,7 +120,8 @@ class InvocationDetail:
         invocation: The invocation's summary.
         dimensions: Its item's ``customDimensions``.
         host_dimensions: The host's request row's ``customDimensions``, when there is one.
-        logs: Its ``traces`` rows in time order: time, level, logger, message.
+        logs: Its ``traces`` rows in time order: time, level, logger, message, and the
+            record's own fields (its ``extra=`` dimensions).
         dependencies: Its spans: time, name, type, target, data, duration, success, result code.
         exceptions: Its ``exceptions`` rows: time, type, message, and the parsed stack.
     """
@@ -357,6 +374,9 @@ def load_invocation_detail(path: str, invocation_id: str) -> InvocationDetail | 
                 "level": _level(dims, row["severityLevel"]),
                 "logger": dims.get("logger_name") or dims.get("Category") or "",
                 "message": row["message"] or "",
+                "fields": {
+                    key: value for key, value in dims.items() if key not in _STANDARD_LOG_DIMENSIONS
+                },
             }
         )
     dependencies = [

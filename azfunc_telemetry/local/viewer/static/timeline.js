@@ -11,6 +11,9 @@ const BAR_TOP = 3;
 const BAR_HEIGHT = 14;
 const WAIT_TOP = 19;
 const WAIT_HEIGHT = 5;
+// Async invocations overlap on their loop: the loop's lane stacks them in thin rows.
+const LOOP_ROW = 9;
+const LOOP_MAX_ROWS = 8;
 
 function naturalKey(name) {
   return String(name).replace(/\d+/g, (digits) => digits.padStart(8, "0"));
@@ -33,6 +36,32 @@ function lanesFor(invocations) {
   }
   const byName = (a, b) => naturalKey(a).localeCompare(naturalKey(b));
   return [...[...threads].sort(byName), ...[...loops].sort(byName)];
+}
+
+// Where each lane starts and how tall it is; which row of its lane each async invocation takes.
+function layout(lanes, invocations, top) {
+  const rowsByLane = new Map(lanes.map((lane) => [lane, []]));
+  const rowOf = new Map();
+  const sorted = invocations.filter((item) => item.execution_mode === "async" && laneOf(item))
+    .sort((a, b) => a.start_ms - b.start_ms);
+  for (const item of sorted) {
+    const ends = rowsByLane.get(laneOf(item));
+    let row = ends.findIndex((end) => end <= item.start_ms);
+    if (row < 0) row = ends.length < LOOP_MAX_ROWS ? ends.push(0) - 1 : ends.indexOf(Math.min(...ends));
+    ends[row] = item.start_ms + item.duration_ms;
+    rowOf.set(item.invocation_id, row);
+  }
+  const laneTop = new Map();
+  const laneHeight = new Map();
+  let y = top;
+  for (const lane of lanes) {
+    const rows = rowsByLane.get(lane).length;
+    const height = rows > 1 ? Math.max(LANE_HEIGHT, rows * LOOP_ROW + 6) : LANE_HEIGHT;
+    laneTop.set(lane, y);
+    laneHeight.set(lane, height);
+    y += height;
+  }
+  return { laneTop, laneHeight, rowOf, bottom: y };
 }
 
 // Sync invocations running and waiting over time, and the stretches where the pool was
@@ -152,7 +181,8 @@ export class Timeline {
     const width = Math.max(this.container.clientWidth || 900, 400);
     const plotWidth = width - LABEL_WIDTH - RIGHT_PAD;
     const lanesTop = AXIS_HEIGHT + POOL_HEIGHT + 6;
-    const height = lanesTop + lanes.length * LANE_HEIGHT + 4;
+    const places = layout(lanes, this.invocations, lanesTop);
+    const height = places.bottom + 4;
     const [low, high] = this.view;
     const x = (time) => LABEL_WIDTH + ((time - low) / (high - low)) * plotWidth;
     const root = svg("svg", {
@@ -165,8 +195,8 @@ export class Timeline {
 
     // Lane backgrounds and labels.
     lanes.forEach((lane, index) => {
-      const top = lanesTop + index * LANE_HEIGHT;
-      if (index % 2) root.append(svg("rect", { x: 0, y: top, width, height: LANE_HEIGHT, class: "lane-bg-odd" }));
+      const top = places.laneTop.get(lane);
+      if (index % 2) root.append(svg("rect", { x: 0, y: top, width, height: places.laneHeight.get(lane), class: "lane-bg-odd" }));
       root.append(svg("text", { x: 6, y: top + 15, class: "lane-label", "data-lane": lane, text: lane }));
     });
     // Saturated stretches across the pool panel and the lanes.
@@ -179,14 +209,17 @@ export class Timeline {
     root.append(this.axis(low, high, plotWidth, height, x));
     this.drawPool(root, plot, load, x, low, high);
     // Bars and waits.
-    const laneIndex = new Map(lanes.map((lane, index) => [lane, index]));
     for (const item of this.invocations) {
       const lane = laneOf(item);
       if (lane === null) continue;
       const end = item.start_ms + item.duration_ms;
       const waitStart = item.start_ms - (item.pool_wait_ms || 0);
       if (end < low || waitStart > high) continue;
-      const top = lanesTop + laneIndex.get(lane) * LANE_HEIGHT;
+      const top = places.laneTop.get(lane);
+      const row = places.rowOf.get(item.invocation_id);
+      const stacked = row !== undefined && places.laneHeight.get(lane) > LANE_HEIGHT;
+      const barTop = stacked ? top + 3 + row * LOOP_ROW : top + BAR_TOP;
+      const barHeight = stacked ? LOOP_ROW - 2 : BAR_HEIGHT;
       const colour = this.colourOf(item.function_name);
       if (item.pool_wait_ms > 0) {
         plot.append(svg("rect", {
@@ -197,8 +230,8 @@ export class Timeline {
       }
       const bar = svg("rect", {
         class: `bar${item.success === false ? " failed" : ""}${item.invocation_id === this.selected ? " selected" : ""}`,
-        x: x(item.start_ms), y: top + BAR_TOP, width: Math.max(x(end) - x(item.start_ms), 1.5),
-        height: BAR_HEIGHT, rx: 2, fill: colour,
+        x: x(item.start_ms), y: barTop, width: Math.max(x(end) - x(item.start_ms), 1.5),
+        height: barHeight, rx: 2, fill: colour,
         "data-invocation-id": item.invocation_id, "data-lane": lane, "data-function": item.function_name,
       }, svg("title", {
         text: `${item.function_name} · ${formatNumber(item.duration_ms)} ms · ${lane}` +

@@ -102,6 +102,12 @@ function dimensionsTable(dimensions) {
     el("tr", {}, el("td", { text: key }), el("td", { class: "message", text: String(dimensions[key]) }))));
 }
 
+function fieldsLine(fields) {
+  const keys = Object.keys(fields || {}).sort();
+  if (!keys.length) return null;
+  return el("div", { class: "fields muted", text: keys.map((key) => `${key}=${fields[key]}`).join("  ·  ") });
+}
+
 function stackText(detail) {
   const lines = [`${detail.typeName ?? "Exception"}: ${detail.message ?? ""}`];
   const frames = [...(detail.parsedStack || [])].sort((a, b) => (b.level ?? 0) - (a.level ?? 0));
@@ -148,7 +154,7 @@ function renderDetail(target, detail) {
       el("td", { text: clockTime(Date.parse(log.time)) }),
       el("td", { class: `level-${log.level}`, text: log.level }),
       el("td", { text: log.logger }),
-      el("td", { class: "message", text: log.message }))), "grid logs"));
+      el("td", {}, el("div", { class: "message", text: log.message }), fieldsLine(log.fields)))), "grid logs"));
 
   target.append(el("h3", { text: `Dependencies (${detail.dependencies.length})` }));
   target.append(table(["time", "name", "type", "target", "ms", "result"], detail.dependencies.map((dep) =>
