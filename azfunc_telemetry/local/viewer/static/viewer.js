@@ -96,10 +96,11 @@ function table(headers, rows, className = "grid") {
     el("tbody", {}, rows));
 }
 
-function dimensionsTable(dimensions) {
+function dimensionsTable(dimensions, className) {
   const keys = Object.keys(dimensions || {}).sort();
   return table(["dimension", "value"], keys.map((key) =>
-    el("tr", {}, el("td", { text: key }), el("td", { class: "message", text: String(dimensions[key]) }))));
+    el("tr", {}, el("td", { text: key }), el("td", { class: "message", text: String(dimensions[key]) }))),
+  `grid ${className}`);
 }
 
 function fieldsLine(fields) {
@@ -175,10 +176,10 @@ function renderDetail(target, detail) {
     }
   }
   target.append(el("h3", { text: "Dimensions" }));
-  target.append(dimensionsTable(detail.dimensions));
+  target.append(dimensionsTable(detail.dimensions, "dimensions"));
   if (detail.host_dimensions) {
     target.append(el("h3", { text: "Host request dimensions" }));
-    target.append(dimensionsTable(detail.host_dimensions));
+    target.append(dimensionsTable(detail.host_dimensions, "host-dimensions"));
   }
 }
 
