@@ -46,7 +46,15 @@ def ensure_chromium(timeout_s: float = 900.0) -> str | None:
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     for command in (
         ["apt-get", "update", "-qq"],
-        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium"],
+        [
+            "apt-get",
+            "install",
+            "-y",
+            "-qq",
+            "--no-install-recommends",
+            "chromium",
+            "fonts-dejavu-core",
+        ],
     ):
         subprocess.run(command, env=env, capture_output=True, timeout=timeout_s, check=False)
     return chromium_path()

@@ -280,7 +280,7 @@ export class Timeline {
     const bottom = AXIS_HEIGHT + POOL_HEIGHT - 2;
     const peak = Math.max(load.poolSize, ...load.steps.map((s) => s.running + s.waiting), 1);
     const y = (count) => bottom - (count / peak) * (bottom - top);
-    root.append(svg("text", { x: 6, y: top + 12, class: "lane-label", text: "pool: running / waiting" }));
+    root.append(svg("text", { x: 6, y: top + 12, class: "lane-label", text: "pool: running + waiting" }));
     if (load.steps.length) {
       let running = `M${x(low)},${y(0)}`;
       let waiting = `M${x(low)},${y(0)}`;
