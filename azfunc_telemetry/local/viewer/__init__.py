@@ -2,6 +2,7 @@
 
 ``azfunc-telemetry ui`` serves it on 127.0.0.1 from plain HTML, SVG and JavaScript shipped in
 the package: no build step, nothing fetched at run time. :mod:`.reader` reads what the page shows
+(as :mod:`.records`)
 (read-only), :mod:`.queries` runs the KQL box through the CLI's engine, :mod:`.server` serves it.
 """
 
