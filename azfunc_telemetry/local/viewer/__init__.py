@@ -2,8 +2,8 @@
 
 ``azfunc-telemetry ui`` serves it on 127.0.0.1 from plain HTML, SVG and JavaScript shipped in
 the package: no build step, nothing fetched at run time. :mod:`.reader` reads what the page shows
-(as :mod:`.records`)
-(read-only), :mod:`.queries` runs the KQL box through the CLI's engine, :mod:`.server` serves it.
+(read-only, as the plain data of :mod:`.records`), :mod:`.queries` runs the KQL box through the
+CLI's engine, :mod:`.server` serves it.
 """
 
 from __future__ import annotations
