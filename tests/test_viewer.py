@@ -27,6 +27,7 @@ from viewer_support import (
     query,
 )
 
+from azfunc_telemetry.local import demo
 from azfunc_telemetry.local.store import connect_read_only
 from azfunc_telemetry.local.viewer import (
     CONTENT_SECURITY_POLICY,
@@ -381,3 +382,11 @@ def test_hostile_values_reach_the_api_unchanged(server: ViewerServer, store: Vie
     assert headers["Content-Type"].startswith("application/json")
     assert json.loads(body)["logs"][0]["level"] == "WARNING"
     assert status == 200
+
+
+def test_demo_prints_the_viewer_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The demo, keeping its store, says how to open it in the viewer and where the page is."""
+    path = tmp_path / "demo.db"
+    assert demo.main(str(path), keep=False) == 0
+    out = capsys.readouterr().out
+    assert f"azfunc-telemetry ui --db {path}   (http://127.0.0.1:8643/)" in out
