@@ -28,7 +28,12 @@ function setStatus(text) {
   $("status").textContent = text;
 }
 
+let refreshing = false;
+
 async function refresh() {
+  // One refresh at a time: a slow store must not pile up overlapping requests.
+  if (refreshing) return;
+  refreshing = true;
   try {
     const { version } = await getJson("api/version");
     if (version !== state.version) {
@@ -39,11 +44,15 @@ async function refresh() {
       renderList();
       renderLegend();
       timeline.update(state.invocations);
+      // Records of the invocation on show may still have been arriving.
+      if (state.selected) showDetail(state.selected);
       document.body.dataset.version = state.version;
     }
     setStatus(`updated ${clockTime(Date.now())}`);
   } catch (error) {
     setStatus(`waiting for telemetry: ${error.message}`);
+  } finally {
+    refreshing = false;
   }
 }
 
@@ -123,11 +132,17 @@ async function select(invocationId) {
   for (const row of $("invocation-list").tBodies[0].rows) {
     row.classList.toggle("selected", row.dataset.invocationId === invocationId);
   }
+  await showDetail(invocationId);
+}
+
+async function showDetail(invocationId) {
   const target = $("detail");
   try {
     const detail = await getJson(`api/invocation?id=${encodeURIComponent(invocationId)}`);
     if (state.selected !== invocationId) return;
+    const scrolled = target.dataset.invocationId === invocationId ? target.scrollTop : 0;
     renderDetail(target, detail);
+    target.scrollTop = scrolled;
   } catch (error) {
     clear(target);
     target.append(el("p", { class: "error", text: `Cannot load the invocation: ${error.message}` }));
