@@ -146,7 +146,7 @@ def test_timeline_has_one_bar_per_invocation_in_its_lane(page: Browser, store: V
         assert bar["lane"] == lane
     lanes = page.evaluate(
         "[...document.querySelectorAll('#timeline text.lane-label[data-lane]')]"
-        ".map(t => t.textContent)"
+        ".map(t => t.dataset.lane)"
     )
     assert lanes == sorted(
         {bar["lane"] for bar in bars}, key=lambda lane: (lane.startswith("event"), lane)

@@ -14,11 +14,11 @@ function label(value) {
   return value === null || value === undefined || value === "" ? "(empty)" : String(value);
 }
 
-function legend(root, names) {
+function legend(root, names, paint = (name, index) => colourFor(index)) {
   names.forEach((name, index) => {
     const y = MARGIN.top + 6 + index * 16;
     if (y > HEIGHT - 10) return;
-    root.append(svg("rect", { x: WIDTH - MARGIN.right + 14, y: y - 8, width: 10, height: 10, fill: colourFor(index) }));
+    root.append(svg("rect", { x: WIDTH - MARGIN.right + 14, y: y - 8, width: 10, height: 10, fill: paint(name, index) }));
     root.append(svg("text", { x: WIDTH - MARGIN.right + 30, y: y + 1, class: "legend-label", text: name }));
   });
 }
@@ -144,7 +144,7 @@ function barChart(answer, kind) {
   return root;
 }
 
-function pieChart(answer) {
+function pieChart(answer, paint) {
   const { categoryIndex, values } = categories(answer);
   if (!values.length) return null;
   const slices = answer.rows.map((row) => [label(row[categoryIndex]), Math.max(Number(row[values[0]]) || 0, 0)])
@@ -164,21 +164,22 @@ function pieChart(answer) {
       ? `M${cx - r},${cy} a${r},${r} 0 1,0 ${2 * r},0 a${r},${r} 0 1,0 ${-2 * r},0`
       : `M${cx},${cy} L${cx + r * Math.cos(angle)},${cy + r * Math.sin(angle)} ` +
         `A${r},${r} 0 ${large},1 ${cx + r * Math.cos(end)},${cy + r * Math.sin(end)} Z`;
-    root.append(svg("path", { d, fill: colourFor(index), stroke: "#fff", class: "chart-slice", "data-category": name },
+    root.append(svg("path", { d, fill: paint(name, index), stroke: "#fff", class: "chart-slice", "data-category": name },
       svg("title", { text: `${name}: ${formatNumber(value, 3)} (${formatNumber((value / total) * 100)} %)` })));
     angle = end;
   });
-  legend(root, slices.map(([name]) => name));
+  legend(root, slices.map(([name]) => name), paint);
   return root;
 }
 
-export function drawChart(container, answer) {
+// `paint(name, index)` colours a pie's slices, so a function keeps its timeline colour.
+export function drawChart(container, answer, paint = (name, index) => colourFor(index)) {
   clear(container);
   if (!answer.chart) return false;
   let chart = null;
   if (["timechart", "linechart", "areachart"].includes(answer.chart)) chart = lineChart(answer, answer.chart);
   else if (["barchart", "columnchart"].includes(answer.chart)) chart = barChart(answer, answer.chart);
-  else if (answer.chart === "piechart") chart = pieChart(answer);
+  else if (answer.chart === "piechart") chart = pieChart(answer, paint);
   if (chart) container.append(chart);
   return Boolean(chart);
 }

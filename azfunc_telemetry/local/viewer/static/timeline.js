@@ -197,7 +197,10 @@ export class Timeline {
     lanes.forEach((lane, index) => {
       const top = places.laneTop.get(lane);
       if (index % 2) root.append(svg("rect", { x: 0, y: top, width, height: places.laneHeight.get(lane), class: "lane-bg-odd" }));
-      root.append(svg("text", { x: 6, y: top + 15, class: "lane-label", "data-lane": lane, text: lane }));
+      // Long thread names are cut to fit the label column; the tooltip has the whole name.
+      const shown = lane.length > 27 ? `${lane.slice(0, 26)}…` : lane;
+      root.append(svg("text", { x: 6, y: top + 15, class: "lane-label", "data-lane": lane, text: shown },
+        svg("title", { text: lane })));
     });
     // Saturated stretches across the pool panel and the lanes.
     for (const [from, to] of load.saturated) {

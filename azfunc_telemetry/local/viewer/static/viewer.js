@@ -198,6 +198,11 @@ function renderDetail(target, detail) {
   }
 }
 
+// A chart category that names a function takes that function's colour; others follow after.
+function paintCategory(name, index) {
+  return state.functions.includes(name) ? colourOf(name) : colourFor(state.functions.length + index);
+}
+
 async function runQuery() {
   const query = $("kql").value;
   const status = $("query-status");
@@ -217,7 +222,7 @@ async function runQuery() {
       status.textContent = "";
       return;
     }
-    const charted = drawChart($("query-chart"), answer);
+    const charted = drawChart($("query-chart"), answer, paintCategory);
     $("query-results").append(
       el("thead", {}, el("tr", {}, answer.columns.map((name, i) =>
         el("th", { class: answer.types[i] === "number" ? "num" : "", text: name })))),
