@@ -109,6 +109,11 @@ export class Timeline {
     this.follow = true;
     this.onUserMove = () => {};
     this.drag = null;
+    this.lanes = [];
+    this.load = poolLoad([]);
+    this.places = null;
+    this.placesFor = null;
+    this.pending = false;
     this.followDrags();
   }
 
@@ -127,6 +132,9 @@ export class Timeline {
 
   update(invocations) {
     this.invocations = invocations;
+    // Lanes and the pool's load depend on the data only: worked out once, not on every zoom.
+    this.lanes = lanesFor(invocations);
+    this.load = poolLoad(invocations);
     if (this.follow || !this.view) this.view = this.extent();
     this.draw();
   }
@@ -134,6 +142,16 @@ export class Timeline {
   fit() {
     this.view = this.extent();
     this.draw();
+  }
+
+  // Wheel and drag events come faster than frames: draw at most once per frame.
+  scheduleDraw() {
+    if (this.pending) return;
+    this.pending = true;
+    requestAnimationFrame(() => {
+      this.pending = false;
+      this.draw();
+    });
   }
 
   select(invocationId) {
@@ -163,12 +181,12 @@ export class Timeline {
   userMoved() {
     this.follow = false;
     this.onUserMove();
-    this.draw();
+    this.scheduleDraw();
   }
 
   draw() {
     clear(this.container);
-    const lanes = lanesFor(this.invocations);
+    const lanes = this.lanes || [];
     if (!this.view || lanes.length === 0) {
       this.container.append(
         Object.assign(document.createElement("p"), {
@@ -181,7 +199,11 @@ export class Timeline {
     const width = Math.max(this.container.clientWidth || 900, 400);
     const plotWidth = width - LABEL_WIDTH - RIGHT_PAD;
     const lanesTop = AXIS_HEIGHT + POOL_HEIGHT + 6;
-    const places = layout(lanes, this.invocations, lanesTop);
+    if (!this.places || this.placesFor !== this.invocations) {
+      this.places = layout(lanes, this.invocations, lanesTop);
+      this.placesFor = this.invocations;
+    }
+    const places = this.places;
     const height = places.bottom + 4;
     const [low, high] = this.view;
     const x = (time) => LABEL_WIDTH + ((time - low) / (high - low)) * plotWidth;
@@ -191,7 +213,7 @@ export class Timeline {
     });
     root.append(this.defs());
     const plot = svg("g", { "clip-path": "url(#plot-clip)" });
-    const load = poolLoad(this.invocations);
+    const load = this.load;
 
     // Lane backgrounds and labels.
     lanes.forEach((lane, index) => {
