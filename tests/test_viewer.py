@@ -33,6 +33,7 @@ from azfunc_telemetry.local.viewer import (
     CONTENT_SECURITY_POLICY,
     RemoteBindRefusedError,
     ViewerServer,
+    is_loopback,
 )
 from azfunc_telemetry.local.viewer.queries import render_hint
 from azfunc_telemetry.local.viewer.reader import load_invocation_detail, load_invocations
@@ -390,3 +391,11 @@ def test_demo_prints_the_viewer_command(tmp_path: Path, capsys: pytest.CaptureFi
     assert demo.main(str(path), keep=False) == 0
     out = capsys.readouterr().out
     assert f"azfunc-telemetry ui --db {path}   (http://127.0.0.1:8643/)" in out
+
+
+def test_loopback_names() -> None:
+    """Only loopback names and addresses count as loopback; anything else needs --allow-remote."""
+    for host in ("127.0.0.1", "127.3.2.1", "localhost", "LOCALHOST", "::1", "[::1]"):
+        assert is_loopback(host), host
+    for host in ("0.0.0.0", "::", "192.168.1.10", "10.0.0.1", "example.com", ""):
+        assert not is_loopback(host), host
