@@ -184,7 +184,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(HTTPStatus.NOT_FOUND, {"error": "not found"})
             return
         content_type = self.headers.get("Content-Type", "").split(";")[0].strip().lower()
-        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
         if content_type != "application/json" or not 0 < length <= _MAX_BODY:
             self.close_connection = True
             self._send_json(HTTPStatus.BAD_REQUEST, {"error": "expected a JSON body"})
