@@ -14,9 +14,35 @@ from collections.abc import Callable
 
 from .context import lookup_invocation
 
-__all__ = ["InvocationContextFilter", "TelemetryHandler"]
+__all__ = ["WORKER_LOGGERS", "InvocationContextFilter", "TelemetryHandler", "is_worker_logger"]
 
 _get_ident = threading.get_ident
+
+#: Loggers of the Functions worker and its runtimes (and their children). The host already
+#: receives and keeps their records (as system logs); exporting them again would fill the
+#: app's traces with dispatch chatter such as "Received FunctionInvocationRequest".
+WORKER_LOGGERS = (
+    "azure_functions_worker",
+    "azure_functions_runtime",
+    "azure_functions_runtime_v1",
+    "proxy_worker",
+)
+#: Logger name -> whether it is one of the worker's; a process has few logger names.
+_worker_logger_memo: dict[str, bool] = {}
+_WORKER_LOGGER_MEMO_MAX = 4096
+
+
+def is_worker_logger(name: str) -> bool:
+    """Whether ``name`` is one of :data:`WORKER_LOGGERS` or a child of one."""
+    known = _worker_logger_memo.get(name)
+    if known is not None:
+        return known
+    if type(name) is not str:
+        return False
+    found = any(name == prefix or name.startswith(prefix + ".") for prefix in WORKER_LOGGERS)
+    if len(_worker_logger_memo) < _WORKER_LOGGER_MEMO_MAX:
+        _worker_logger_memo[name] = found
+    return found
 
 
 def _message(record: logging.LogRecord) -> str:
@@ -34,7 +60,8 @@ class TelemetryHandler(logging.Handler):
     """Queues every record it sees, with the invocation it belongs to, for export.
 
     Records logged on the export thread itself are skipped, so a warning about delivery can
-    never feed back into delivery (they still reach other handlers, or stderr).
+    never feed back into delivery (they still reach other handlers, or stderr). So are the
+    records of the Functions worker's own loggers (:data:`WORKER_LOGGERS`): the host has them.
     """
 
     def __init__(self, submit: Callable[[object], None], excluded_threads: set[int]) -> None:
@@ -53,6 +80,9 @@ class TelemetryHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         """Queue ``(record, invocation, message)``; never blocks, never raises."""
         try:
+            known = _worker_logger_memo.get(record.name)
+            if known or (known is None and is_worker_logger(record.name)):
+                return
             if _get_ident() in self._excluded:
                 self._show_if_unheard(record)
                 return

@@ -24,9 +24,13 @@ TRACEPARENT = f"00-{TRACE_ID}-{HOST_SPAN}-01"
 
 @pytest.fixture
 def emulator(emulator: IngestionEmulator, info_logging: None) -> IngestionEmulator:
-    """The shared emulator, with telemetry reporting to it through a deep queue."""
+    """The shared emulator, with telemetry reporting each invocation as a ``requests`` row
+    through a deep queue (the dependency shape has tests of its own)."""
     azfunc_telemetry.setup(
-        connection_string=emulator.connection_string, export_interval_s=0.05, queue_size=20_000
+        connection_string=emulator.connection_string,
+        export_interval_s=0.05,
+        queue_size=20_000,
+        invocation_telemetry="request",
     )
     return emulator
 
@@ -319,7 +323,11 @@ async def g(context):
     return None
 
 with IngestionEmulator() as emu:
-    azfunc_telemetry.setup(connection_string=emu.connection_string, export_interval_s=0.05)
+    azfunc_telemetry.setup(
+        connection_string=emu.connection_string,
+        export_interval_s=0.05,
+        invocation_telemetry="request",
+    )
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(lambda _: f(context=FakeContext("f")), range(20)))
 
