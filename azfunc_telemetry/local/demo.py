@@ -21,16 +21,18 @@ from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import Future, wait
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import azfunc_telemetry
 from azfunc_telemetry import runtime
-from azfunc_telemetry.local import demo_app
 from azfunc_telemetry.local.cookbook import COOKBOOK
 from azfunc_telemetry.local.kql import KqlError, QueryResult, format_table, run_query
 from azfunc_telemetry.local.sink import TelemetrySink
 from azfunc_telemetry.local.store import TelemetryStore
 from azfunc_telemetry.testing import FakeContext, LocalDispatcher
+
+if TYPE_CHECKING:
+    from azfunc_telemetry.local import demo_app
 
 __all__ = [
     "DEFAULT_POOL_SIZE",
@@ -123,7 +125,6 @@ def run_workload(
     if rounds < 1:
         raise ValueError("the workload needs at least one round")
     size = pool_size or demo_pool_size()
-    planned = demo_app.plan(rounds)
     root = logging.getLogger()
     previous_level = root.level
     started = time.perf_counter()
@@ -139,7 +140,11 @@ def run_workload(
                 storage_enabled=False,
                 cloud_role="azfunc-telemetry-demo",
             )
-            records = _invoke_all(planned, size)
+            # Imported once telemetry is set up: decorating the app's functions would
+            # otherwise set it up from app settings first.
+            from azfunc_telemetry.local import demo_app
+
+            records = _invoke_all(demo_app.plan(rounds), size)
             delivered = azfunc_telemetry.flush(_FLUSH_TIMEOUT_S)
         finally:
             azfunc_telemetry.shutdown(2.0)
@@ -175,6 +180,8 @@ def _invoke_all(
         _done, pending = wait([future for _, _, future in started], _INVOCATION_TIMEOUT_S)
         if pending:
             raise RuntimeError(f"{len(pending)} demo invocations did not finish in time")
+    from azfunc_telemetry.local import demo_app
+
     records = []
     for item, context, future in started:
         error = future.exception()
