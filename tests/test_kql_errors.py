@@ -116,11 +116,7 @@ def error_of(query: str) -> KqlError:
             "arg_max",
         ),
         ("print 1", "operator 'print' is not supported by the local query engine", "print"),
-        (
-            "union requests, traces",
-            "operator 'union' is not supported by the local query engine",
-            "union",
-        ),
+        ("union requests, requestz", "unknown table 'requestz'", "requestz"),
     ],
 )  # fmt: skip
 def test_error_message_and_position(query: str, message: str | None, offending: str | None) -> None:

@@ -19,6 +19,7 @@ from .expressions import ExpressionEvaluator
 from .joins import join_tables
 from .parser import parse
 from .result import QueryResult, Table, TableSource
+from .unions import UnionLeg, expand_legs, union_tables
 from .values import UTC
 
 __all__ = ["run_query"]
@@ -90,10 +91,13 @@ class _Evaluator:
         ]
         return Table(columns, rows)
 
+    def known_tables(self) -> list[str]:
+        """The source's tables (when it lists them) followed by the query's tabular lets."""
+        return [str(table) for table in getattr(self.source, "TABLES", ())] + list(self.tables)
+
     def _unknown_table_message(self, name: str) -> str:
         message = f"unknown table '{name}'"
-        known = [str(table) for table in getattr(self.source, "TABLES", ())]
-        known += list(self.tables)
+        known = self.known_tables()
         close = [table for table in known if table.lower() == name.lower()]
         if close:
             message += f" (did you mean '{close[0]}'?)"
@@ -101,12 +105,27 @@ class _Evaluator:
             message += f"; known tables: {', '.join(known)}"
         return message
 
+    def union(self, op: ast.Union, piped: UnionLeg | None) -> Table:
+        legs = expand_legs(
+            op, self.known_tables(), self.table, self.query, first_index=0 if piped is None else 1
+        )
+        return union_tables(op, legs if piped is None else [piped, *legs])
+
     def query(self, query: ast.Query) -> Table:
         source = query.source
-        table = self.query(source) if isinstance(source, ast.Query) else self.table(source)
-        for operator in query.operators:
+        if isinstance(source, ast.Query):
+            table = self.query(source)
+        elif isinstance(source, ast.Union):
+            table = self.union(source, None)
+        else:
+            table = self.table(source)
+        for index, operator in enumerate(query.operators):
             if isinstance(operator, ast.Join):
                 table = join_tables(operator, table, self.query(operator.right))
+            elif isinstance(operator, ast.Union):
+                plain = isinstance(source, ast.TableRef) and index == 0
+                name = source.name if isinstance(source, ast.TableRef) and plain else "union_arg0"
+                table = self.union(operator, UnionLeg(name, table))
             else:
                 table = _OPERATORS[type(operator)](operator, table, self.exprs)
         return table
