@@ -79,17 +79,32 @@ class _Evaluator:
     def table(self, ref: ast.TableRef) -> Table:
         if ref.name in self.tables:
             stored = self.tables[ref.name]
-            return Table(list(stored.columns), list(stored.rows))
+            return Table(list(stored.columns), list(stored.rows), dict(stored.types))
         try:
             columns = list(self.source.columns(ref.name))
         except (LookupError, ValueError):
             columns = []
         if not columns:
             raise KqlError(self._unknown_table_message(ref.name), ref.pos)
-        rows = [
-            {name: _as_utc(raw.get(name)) for name in columns} for raw in self.source.rows(ref.name)
-        ]
-        return Table(columns, rows)
+        types = self._column_types(ref.name)
+        strings = [name for name in columns if types.get(name) == "string"]
+        rows = []
+        for raw in self.source.rows(ref.name):
+            row = {name: _as_utc(raw.get(name)) for name in columns}
+            for name in strings:  # Kusto strings are never null
+                if row[name] is None:
+                    row[name] = ""
+            rows.append(row)
+        return Table(columns, rows, types)
+
+    def _column_types(self, table: str) -> dict[str, str]:
+        column_types = getattr(self.source, "column_types", None)
+        if column_types is None:
+            return {}
+        try:
+            return dict(column_types(table))
+        except (LookupError, ValueError):
+            return {}
 
     def known_tables(self) -> list[str]:
         """The source's tables (when it lists them) followed by the query's tabular lets."""

@@ -221,8 +221,8 @@ class ExpressionEvaluator:
         self, expr: ast.InList, row: Mapping[str, Any], aggregates: Mapping[int, Any] | None
     ) -> bool | None:
         left = self.evaluate(expr.left, row, aggregates)
-        if left is None:
-            return None
+        if left is None:  # null is in no list, so `!in` holds
+            return expr.negated
         candidates: list[Any] = []
         for item in expr.items:
             value = self.evaluate(item, row, aggregates)

@@ -81,11 +81,21 @@ def union_tables(op: ast.Union, legs: Sequence[UnionLeg]) -> Table:
     source_column = op.source_column
     if source_column is not None:
         columns = [source_column, *(name for name in columns if name != source_column)]
+    types: dict[str, str] = {}
+    for leg in reversed(legs):
+        types.update(leg.table.types)
+    types = {name: kind for name, kind in types.items() if name in columns}
+    if source_column is not None:
+        types[source_column] = "string"
+    strings = [name for name in columns if types.get(name) == "string"]
     rows = []
     for leg in legs:
         for row in leg.table.rows:
             out = {name: row.get(name) for name in columns}
+            for name in strings:  # a string column a leg lacks reads as "", never null
+                if out[name] is None:
+                    out[name] = ""
             if source_column is not None:
                 out[source_column] = leg.name
             rows.append(out)
-    return Table(columns, rows)
+    return Table(columns, rows, types)
