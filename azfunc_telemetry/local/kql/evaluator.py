@@ -21,6 +21,7 @@ from .parser import parse
 from .result import QueryResult, Table, TableSource
 from .unions import UnionLeg, expand_legs, union_tables
 from .values import UTC
+from .workspace_names import CLASSIC_TABLES
 
 __all__ = ["run_query"]
 
@@ -112,6 +113,9 @@ class _Evaluator:
 
     def _unknown_table_message(self, name: str) -> str:
         message = f"unknown table '{name}'"
+        if name in CLASSIC_TABLES:
+            classic = CLASSIC_TABLES[name]
+            return f"{message}: that is the workspace name; the classic table is '{classic}'"
         known = self.known_tables()
         close = [table for table in known if table.lower() == name.lower()]
         if close:

@@ -147,6 +147,7 @@ def summarize(op: ast.Summarize, table: Table, exprs: ExpressionEvaluator) -> Ta
     taken = list(by_names)
     for item in op.aggregates:
         if next(aggregate_calls(item.expr), None) is None:
+            exprs.check(item.expr, table.columns, aggregate_columns=table.columns)  # `countt()`
             raise KqlError("summarize expects an aggregation such as count() or avg(x)", item.pos)
         exprs.check(item.expr, by_names, aggregate_columns=table.columns)
         names = _aggregate_names(item, exprs, taken)
