@@ -27,6 +27,7 @@ from typing import Any
 
 import azure.functions as func
 
+from ..hostjson import host_writes_requests, read_host_settings
 from ..ids import parse_traceparent
 from ..invocation import mark_dispatched
 from .fakes import FakeContext
@@ -42,7 +43,8 @@ class LocalDispatcher:
         max_workers: the sync pool's size; defaults to ``PYTHON_THREADPOOL_THREAD_COUNT`` or
             CPython's default, as the worker does.
         host_requests: write the host's ``requests`` row per invocation (to a loopback
-            endpoint only).
+            endpoint only); by default only when the app's host.json (or its app setting
+            override) leaves the host's ``Host.Results`` logging on, as the host does.
         connection_string: where those rows go; by default where the library sends its
             telemetry.
     """
@@ -51,9 +53,11 @@ class LocalDispatcher:
         self,
         max_workers: int | None = None,
         *,
-        host_requests: bool = True,
+        host_requests: bool | None = None,
         connection_string: str | None = None,
     ) -> None:
+        if host_requests is None:
+            host_requests = host_writes_requests(read_host_settings())[0]
         self.host_telemetry = HostTelemetry(connection_string) if host_requests else None
         size = max_workers or _pool_size()
         self.pool_size = size
