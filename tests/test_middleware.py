@@ -25,7 +25,8 @@ TRACEPARENT = f"00-{TRACE_ID}-{HOST_SPAN}-01"
 @pytest.fixture
 def emulator(emulator: IngestionEmulator, info_logging: None) -> IngestionEmulator:
     """The shared emulator, with telemetry reporting each invocation as a ``requests`` row
-    through a deep queue (the dependency shape has tests of its own)."""
+    through a deep queue, as where the host writes none (the dispatchers here write none
+    either; the dependency shape has tests of its own)."""
     azfunc_telemetry.setup(
         connection_string=emulator.connection_string,
         export_interval_s=0.05,
@@ -79,7 +80,7 @@ def test_hundred_invocations_produce_exact_requests_with_true_durations_and_coun
         with truth.lock:
             truth.async_outstanding -= 1
 
-    with LocalDispatcher(max_workers=4) as dispatcher:
+    with LocalDispatcher(max_workers=4, host_requests=False) as dispatcher:
         futures = []
         for index in range(100):
             if index % 2:
@@ -131,7 +132,7 @@ def test_saturation_is_reported_only_when_the_pool_is_too_small(
         started.release()
         release.wait(10)
 
-    with LocalDispatcher(max_workers=pool) as dispatcher:
+    with LocalDispatcher(max_workers=pool, host_requests=False) as dispatcher:
         futures = [dispatcher.invoke(slow_io, FakeContext("slow_io")) for _ in range(16)]
         for _ in range(min(pool, 16)):
             assert started.acquire(timeout=10)
