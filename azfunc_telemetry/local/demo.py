@@ -72,6 +72,8 @@ class WorkloadResult:
         showcase_invocation_id: A fan-out invocation, whose logs come from several threads.
         delivered: Whether every item reached the sink before the deadline.
         rows_stored: Rows the sink wrote.
+        host_requests: ``requests`` rows written the way the Functions host writes them
+            (category ``Host.Results``), one per invocation unless host.json turns them off.
         elapsed_s: Wall time of the whole run, delivery included.
     """
 
@@ -82,6 +84,7 @@ class WorkloadResult:
     delivered: bool
     rows_stored: int
     elapsed_s: float
+    host_requests: int = 0
 
     def counts(self) -> dict[str, int]:
         """Invocations per function name."""
@@ -144,7 +147,7 @@ def run_workload(
             # otherwise set it up from app settings first.
             from azfunc_telemetry.local import demo_app
 
-            records = _invoke_all(demo_app.plan(rounds), size)
+            records, host_requests = _invoke_all(demo_app.plan(rounds), size)
             delivered = azfunc_telemetry.flush(_FLUSH_TIMEOUT_S)
         finally:
             azfunc_telemetry.shutdown(2.0)
@@ -159,13 +162,17 @@ def run_workload(
         delivered=delivered,
         rows_stored=rows_stored,
         elapsed_s=time.perf_counter() - started,
+        host_requests=host_requests,
     )
 
 
 def _invoke_all(
     planned: Sequence[demo_app.PlannedInvocation], pool_size: int
-) -> list[InvocationRecord]:
+) -> tuple[list[InvocationRecord], int]:
     """Start every invocation at once, as a burst of triggers would, and wait for all.
+
+    Returns:
+        The invocations, and how many request rows the dispatcher wrote as the host.
 
     Raises:
         RuntimeError: An invocation did not finish in time, or failed (or succeeded) when the
@@ -180,6 +187,8 @@ def _invoke_all(
         _done, pending = wait([future for _, _, future in started], _INVOCATION_TIMEOUT_S)
         if pending:
             raise RuntimeError(f"{len(pending)} demo invocations did not finish in time")
+    host = dispatcher.host_telemetry
+    host_requests = host.sent if host is not None else 0
     from azfunc_telemetry.local import demo_app
 
     records = []
@@ -190,7 +199,7 @@ def _invoke_all(
             outcome = f"failed with {error!r}" if error else "succeeded"
             raise RuntimeError(f"{item.function_name} {outcome} unexpectedly") from error
         records.append(InvocationRecord(item.function_name, context.invocation_id, item.fails))
-    return records
+    return records, host_requests
 
 
 def _write(text: str = "") -> None:
@@ -206,10 +215,21 @@ def _shown(result: QueryResult) -> QueryResult:
 def _describe(result: WorkloadResult) -> str:
     per_function = ", ".join(f"{name} x{count}" for name, count in result.counts().items())
     failed = len(result.failed_ids())
+    if result.host_requests:
+        shape = (
+            f"As the Functions host does, the demo wrote {result.host_requests} requests rows "
+            "(category Host.Results); azfunc_telemetry reported each invocation under its row "
+            "as an InProc dependency, with its logs and spans beneath."
+        )
+    else:
+        shape = (
+            "host.json turns the host's request rows off, so azfunc_telemetry reported each "
+            "invocation as a requests row."
+        )
     return (
         f"Ran {len(result.invocations)} invocations ({per_function}) on a pool of "
         f"{result.pool_size} threads ({_POOL_SETTING}); {failed} failed on purpose. "
-        f"{result.rows_stored} rows stored in {result.elapsed_s:.1f} s."
+        f"{result.rows_stored} rows stored in {result.elapsed_s:.1f} s.\n{shape}"
     )
 
 
