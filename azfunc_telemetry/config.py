@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from .connection import ConnectionInfo, parse_connection_string
 
@@ -20,6 +20,7 @@ __all__ = [
     "ENV_INSTRUMENTATION_KEY",
     "INVOCATION_TELEMETRY_CHOICES",
     "ConfigProblem",
+    "InvocationTelemetry",
     "TelemetryConfig",
     "default_storage_path",
     "resolve_config",
@@ -107,7 +108,9 @@ def _ratio(raw: str) -> float:
     return value
 
 
-INVOCATION_TELEMETRY_CHOICES = ("auto", "request", "dependency")
+InvocationTelemetry = Literal["auto", "request", "dependency"]
+"""How each invocation is reported: decided by the host's config, a request, or a dependency."""
+INVOCATION_TELEMETRY_CHOICES: tuple[InvocationTelemetry, ...] = ("auto", "request", "dependency")
 
 
 def _invocation_telemetry(raw: str) -> str:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .concurrency import ConcurrencyTracker
-from .config import TelemetryConfig, resolve_config
+from .config import InvocationTelemetry, TelemetryConfig, resolve_config
 from .diagnostics import forget_warnings, logger, warn_once
 from .export import Exporter
 from .handler import TelemetryHandler
@@ -84,7 +84,7 @@ def setup(
     exporter: Exporter | None = None,
     strict: bool = False,
     scrub_patterns: Sequence[str] | None = None,
-    invocation_telemetry: str | None = None,
+    invocation_telemetry: InvocationTelemetry | None = None,
     **overrides: Any,
 ) -> TelemetryConfig:
     """Configure telemetry for this process; safe to call any number of times.
