@@ -40,8 +40,10 @@ class InvocationContext(NamedTuple):
         operation_id: the W3C trace id shared with the host's own request row.
         parent_id: the id that telemetry emitted *now* is parented to: the invocation's request
             id, or the innermost open :func:`azfunc_telemetry.span`.
-        request_id: the id of the ``requests`` item this invocation produces.
-        host_parent_id: the span id from the incoming ``traceparent`` (the host's span), if any.
+        request_id: the id of this invocation's own item (an ``InProc`` dependency under the
+            host's request, or a ``requests`` row), which its logs and spans are parented to.
+        host_parent_id: the span id from the incoming ``traceparent`` (the host's span, the id
+            of the host's request row), if any.
     """
 
     invocation_id: str

@@ -18,9 +18,10 @@ __all__ = ["WORKER_LOGGERS", "InvocationContextFilter", "TelemetryHandler", "is_
 
 _get_ident = threading.get_ident
 
-#: Loggers of the Functions worker and its runtimes (and their children). The host already
-#: receives and keeps their records (as system logs); exporting them again would fill the
-#: app's traces with dispatch chatter such as "Received FunctionInvocationRequest".
+#: Name prefixes of the loggers of the Functions worker and its runtimes. The host already
+#: receives and keeps their records (as system logs); exporting them again would fill the app's
+#: traces with dispatch chatter such as "Received FunctionInvocationRequest". A plain prefix,
+#: as the worker's own system-log rule: it takes in ``azure_functions_worker_errors`` too.
 WORKER_LOGGERS = (
     "azure_functions_worker",
     "azure_functions_runtime",
@@ -33,13 +34,13 @@ _WORKER_LOGGER_MEMO_MAX = 4096
 
 
 def is_worker_logger(name: str) -> bool:
-    """Whether ``name`` is one of :data:`WORKER_LOGGERS` or a child of one."""
+    """Whether ``name`` starts with one of :data:`WORKER_LOGGERS` (in any case)."""
     known = _worker_logger_memo.get(name)
     if known is not None:
         return known
     if type(name) is not str:
         return False
-    found = any(name == prefix or name.startswith(prefix + ".") for prefix in WORKER_LOGGERS)
+    found = name.lower().startswith(WORKER_LOGGERS)
     if len(_worker_logger_memo) < _WORKER_LOGGER_MEMO_MAX:
         _worker_logger_memo[name] = found
     return found

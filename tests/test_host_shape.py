@@ -46,6 +46,7 @@ POOL_DIMENSIONS = {
 WORKER_LOGGERS = (
     "azure_functions_worker",
     "azure_functions_worker.dispatcher",
+    "azure_functions_worker_errors",
     "azure_functions_runtime",
     "azure_functions_runtime_v1.handle_event",
     "proxy_worker",
