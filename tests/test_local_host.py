@@ -53,7 +53,7 @@ def test_a_row_has_the_hosts_shape(emulator: IngestionEmulator) -> None:
     dimensions = props(row)
     assert dimensions["InvocationId"] == "5e2b4c4e-0000-4000-8000-000000000001"
     assert (dimensions["Category"], dimensions["LogLevel"]) == ("Host.Results", "Information")
-    assert host.sent == 1 and host.discarded == 0
+    assert (host.sent, host.discarded) == (1, 0)
 
 
 def test_rows_for_an_endpoint_off_this_machine_are_discarded(
