@@ -19,6 +19,7 @@ from .expressions import ExpressionEvaluator
 from .joins import join_tables
 from .parser import parse
 from .result import QueryResult, Table, TableSource
+from .sql_plan import decode_rows, plan_query
 from .unions import UnionLeg, expand_legs, union_tables
 from .values import UTC
 from .workspace_names import CLASSIC_TABLES
@@ -130,15 +131,33 @@ class _Evaluator:
         )
         return union_tables(op, legs if piped is None else [piped, *legs])
 
+    def pushed_down(self, query: ast.Query) -> tuple[Table, int] | None:
+        """Run the leading operators in the source's SQL engine when it has one."""
+        source = query.source
+        read_sql = getattr(self.source, "read_sql", None)
+        if read_sql is None or not isinstance(source, ast.TableRef) or source.name in self.tables:
+            return None
+        types = self._column_types(source.name)
+        if not types:
+            return None
+        plan = plan_query(source.name, types, query.operators, self.exprs)
+        return decode_rows(plan, read_sql(plan.sql)), plan.consumed
+
     def query(self, query: ast.Query) -> Table:
         source = query.source
-        if isinstance(source, ast.Query):
+        start = 0
+        pushed = self.pushed_down(query)
+        if pushed is not None:
+            table, start = pushed
+        elif isinstance(source, ast.Query):
             table = self.query(source)
         elif isinstance(source, ast.Union):
             table = self.union(source, None)
         else:
             table = self.table(source)
         for index, operator in enumerate(query.operators):
+            if index < start:
+                continue
             if isinstance(operator, ast.Join):
                 table = join_tables(operator, table, self.query(operator.right))
             elif isinstance(operator, ast.Union):
