@@ -112,6 +112,17 @@ QUERIES = [
     "requests | where customDimensions['Category'] == 'Host' | summarize count() by name",
     "traces | join kind=inner (requests | project operation_Id, name) on operation_Id"
     " | summarize count() by name",
+    "traces | join (requests | project operation_Id, name) on operation_Id"
+    " | summarize count() by name",
+    "traces | where severityLevel > 1 | join kind=inner (requests | where success == false"
+    " | project operation_Id, fn = name, duration) on operation_Id | where duration > 100"
+    " | project timestamp, message, fn, duration",
+    "traces | where message != '' | join requests on operation_Id | take 5",
+    "traces | join kind=innerunique (requests | project operation_Id, name) on operation_Id"
+    " | summarize avg(severityLevel), dcount(message) by name | order by name asc",
+    "traces | join kind=inner (requests | project cloud_RoleName, name) on cloud_RoleName"
+    " | summarize count() by name, cloud_RoleName",
+    "requests | project name, d = duration, timestamp | top 4 by d",
 ]
 
 
@@ -146,6 +157,12 @@ def test_pushdown_matches_interpreter(store: TelemetryStore, query: str) -> None
         ("requests | where success == false | order by duration | take 3", 3),
         ("requests | where name =~ 'orders' | count", 0),
         ("requests | summarize percentiles(duration, 50) by name", 0),
+        (
+            "traces | join (requests | project operation_Id, name) on operation_Id"
+            " | summarize count() by name",
+            2,
+        ),
+        ("traces | join kind=leftouter (requests) on operation_Id | count", 0),
     ],
 )
 def test_planner_pushes_the_common_shapes(store: TelemetryStore, query: str, consumed: int) -> None:
@@ -161,6 +178,7 @@ def test_planner_pushes_the_common_shapes(store: TelemetryStore, query: str, con
         store.column_types(table.name),  # type: ignore[union-attr]
         script.query.operators,
         ExpressionEvaluator(NOW, {}),
+        store.column_types,
     )
     assert plan.consumed == consumed
 

@@ -140,7 +140,13 @@ class _Evaluator:
         types = self._column_types(source.name)
         if not types:
             return None
-        plan = plan_query(source.name, types, query.operators, self.exprs)
+        plan = plan_query(
+            source.name,
+            types,
+            query.operators,
+            self.exprs,
+            lambda name: None if name in self.tables else self._column_types(name),
+        )
         return decode_rows(plan, read_sql(plan.sql)), plan.consumed
 
     def query(self, query: ast.Query) -> Table:

@@ -29,6 +29,7 @@ from typing import Any
 from . import syntax as ast
 from . import tabular
 from .expressions import ExpressionEvaluator
+from .joins import join_tables
 from .pruning import required_columns
 from .result import Table
 from .sql_scalars import SqlColumn, SqlScalar, translate
@@ -37,7 +38,10 @@ from .values import UTC
 __all__ = ["SqlPlan", "decode_rows", "plan_query"]
 
 _ORDER = "__ord"
-_SORTABLE = frozenset(("string", "long", "int", "real", "datetime", "bool", "bag-string"))
+# Orders joined rows by (left rowid, right position) as one number; rowids stay below 2**31.
+_RIGHT_SPAN = 2**32
+_KEYS = frozenset(("string", "long", "int", "bool"))
+_SORTABLE = frozenset(("string", "long", "int", "real", "datetime", "bool", "bag-string", "epoch"))
 _NUMERIC = frozenset(("long", "int", "real"))
 
 
@@ -64,10 +68,10 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _base_columns(types: dict[str, str]) -> dict[str, SqlColumn]:
+def _base_columns(types: dict[str, str], alias: str) -> dict[str, SqlColumn]:
     columns = {}
     for name, kind in types.items():
-        quoted = _quote(name)
+        quoted = f"{alias}.{_quote(name)}"
         if kind == "string":
             columns[name] = SqlColumn(f"COALESCE({quoted}, '')", kind, quoted)
         else:
@@ -112,23 +116,32 @@ def _aggregate(
 
 
 class _Planner:
+    """Plans one pipeline over one store table (aliased ``t``), maybe joined to another (``r``)."""
+
     def __init__(
         self, table: str, types: dict[str, str], operators: Sequence[ast.Operator],
-        exprs: ExpressionEvaluator,
+        exprs: ExpressionEvaluator, store_types: Callable[[str], dict[str, str] | None],
     ) -> None:  # fmt: skip
         self.table = table
-        self.types = types
+        self.types = dict(types)
         self.operators = operators
         self.exprs = exprs
-        self.columns = _base_columns(types)
+        self.store_types = store_types
+        self.columns = _base_columns(types, "t")
         self.shape = Table(list(types), [], dict(types))  # what the interpreter would see
+        self.kinds = dict(types)
+        self.prefix = ""
+        self.source = f"FROM {_quote(table)} AS t"
+        self.conditions: list[str] = []
+        self.predicates: list[ast.Expr] = []
+        self.order = "t.rowid"
 
     def constant(self, expr: ast.Expr) -> Any:
         self.exprs.check(expr, ())
         return self.exprs.evaluate(expr, {})
 
-    def plan(self) -> SqlPlan:
-        index, conditions = 0, []
+    def filters(self, index: int) -> int:
+        """Translate the ``where`` operators from ``index`` on; returns the first one left."""
         operators = self.operators
         while index < len(operators):
             where = operators[index]
@@ -138,31 +151,121 @@ class _Planner:
             condition = translate(where.predicate, self.columns, self.constant, predicate=True)
             if condition is None:
                 break
-            conditions.append(condition.sql)
+            self.conditions.append(condition.sql)
+            self.predicates.append(where.predicate)
             index += 1
-        where_sql = f" WHERE {' AND '.join(conditions)}" if conditions else ""
-        source = f"FROM {_quote(self.table)}{where_sql}"
+        return index
 
+    def from_clause(self) -> str:
+        where = f" WHERE {' AND '.join(self.conditions)}" if self.conditions else ""
+        return f"{self.source}{where}"
+
+    def plan(self) -> SqlPlan:
+        index = self.filters(0)
+        operators = self.operators
+        join = operators[index] if index < len(operators) else None
+        if isinstance(join, ast.Join) and self.join(join):
+            index = self.filters(index + 1)
         summarize = operators[index] if index < len(operators) else None
         if isinstance(summarize, ast.Summarize):
-            grouped = self.summarize(summarize, source)
+            grouped = self.summarize(summarize)
             if grouped is not None:
                 select, names, kinds = grouped
                 return self.finish(select, names, kinds, index + 1)
+        project = operators[index] if index < len(operators) else None
+        renames: dict[str, str] = {}
+        if isinstance(project, ast.Project) and self.plain_project(project) is not None:
+            renames = self.plain_project(project) or {}
+            self.shape = tabular.project(project, self.shape, self.exprs)
+            index += 1
+        else:
+            names = required_columns(operators[index:], list(self.shape.columns))
+            renames = {name: name for name in names}
+        outputs = [
+            f"{self.columns[source].sql} AS {_quote(name)}" for name, source in renames.items()
+        ]
+        kinds = [self.kinds[source] for source in renames.values()]
+        select = f"{self.prefix}SELECT {', '.join([*outputs, f'{self.order} AS {_ORDER}'])} "
+        select += self.from_clause()
+        return self.finish(select, list(renames), kinds, index)
 
-        names = required_columns(operators[index:], list(self.types))
-        kinds = [self.types[name] for name in names]
-        outputs = [f"{self.columns[name].sql} AS {_quote(name)}" for name in names]
-        select = f"SELECT {', '.join([*outputs, f'rowid AS {_ORDER}'])} {source}"
-        if index == len(operators) or not isinstance(
-            operators[index], (ast.Sort, ast.Top, ast.Take)
-        ):
-            return SqlPlan(
-                f"{select} ORDER BY rowid", names, kinds, {n: self.types[n] for n in names}, index
+    def plain_project(self, op: ast.Project) -> dict[str, str] | None:
+        """``project a, b = c`` over plain columns as output name -> source column, else None."""
+        renames: dict[str, str] = {}
+        for item in op.items:
+            if not isinstance(item.expr, ast.ColumnRef) or item.expr.name not in self.columns:
+                return None
+            name = item.name or item.expr.name
+            if name in renames:
+                return None
+            renames[name] = item.expr.name
+        return renames
+
+    def join(self, op: ast.Join) -> bool:
+        """Join a store table's filtered, projected rows as ``r``; False if that is not exact."""
+        right = op.right
+        if op.kind not in ("inner", "innerunique") or not isinstance(right.source, ast.TableRef):
+            return False
+        right_types = self.store_types(right.source.name)
+        if not right_types:
+            return False
+        inner = _Planner(
+            right.source.name, right_types, right.operators, self.exprs, self.store_types
+        )
+        index = inner.filters(0)
+        project = right.operators[index] if index < len(right.operators) else None
+        renames = {name: name for name in right_types}
+        if isinstance(project, ast.Project):
+            renames = inner.plain_project(project) or {}
+            if not renames:
+                return False
+            inner.shape = tabular.project(project, inner.shape, self.exprs)
+            index += 1
+        if index != len(right.operators):
+            return False
+        right_kinds = {name: inner.kinds[source] for name, source in renames.items()}
+        right_shape = Table(list(renames), [], dict(inner.shape.types))
+        joined = join_tables(op, self.shape, right_shape)  # the interpreter's checks and names
+        keys = []
+        for condition in op.conditions:
+            left_kind = self.kinds.get(condition.left.name)
+            if left_kind not in _KEYS or left_kind != right_kinds.get(condition.right.name):
+                return False
+            left_sql = self.columns[condition.left.name].sql
+            keys.append((left_sql, f"r.{_quote(condition.right.name)}", condition))
+        outputs = [
+            f"{inner.columns[source].sql} AS {_quote(name)}" for name, source in renames.items()
+        ]
+        right_select = f"SELECT {', '.join([*outputs, f't.rowid AS {_ORDER}'])} "
+        right_select += inner.from_clause()
+        on = " AND ".join(f"{left} = {right_sql}" for left, right_sql, _c in keys)
+        self.prefix = f"WITH r AS MATERIALIZED ({right_select}) "
+        self.source = f"FROM {_quote(self.table)} AS t JOIN r ON {on}"
+        if op.kind == "innerunique":  # only the first left row of each key takes part
+            first = _Planner(self.table, self.types, (), self.exprs, self.store_types)
+            first.columns = _base_columns(self.types, "u")
+            conditions = [
+                translate(predicate, first.columns, self.constant, predicate=True)
+                for predicate in self.predicates
+            ]
+            where = " AND ".join(c.sql for c in conditions if c is not None)
+            group = ", ".join(first.columns[c.left.name].sql for _l, _r, c in keys)
+            self.conditions.append(
+                f"t.rowid IN (SELECT MIN(u.rowid) FROM {_quote(self.table)} AS u"
+                f"{' WHERE ' + where if where else ''} GROUP BY {group})"
             )
-        return self.finish(select, names, kinds, index)
+        left_names = set(self.shape.columns)
+        columns = {name: self.columns[name] for name in self.shape.columns}
+        kinds = {name: self.kinds[name] for name in self.shape.columns}
+        right_names = [name for name in joined.columns if name not in left_names]
+        for renamed, original in zip(right_names, renames, strict=True):
+            columns[renamed] = SqlColumn(f"r.{_quote(original)}", right_kinds[original])
+            kinds[renamed] = right_kinds[original]
+        self.columns, self.kinds, self.shape = columns, kinds, joined
+        self.order = f"(t.rowid * {_RIGHT_SPAN} + r.{_ORDER})"
+        return True
 
-    def summarize(self, op: ast.Summarize, source: str) -> tuple[str, list[str], list[str]] | None:
+    def summarize(self, op: ast.Summarize) -> tuple[str, list[str], list[str]] | None:
         shape = tabular.summarize(op, self.shape, self.exprs)  # checks, and the output names
         keys = [translate(key.expr, self.columns, self.constant, predicate=False) for key in op.by]
         if any(key is None for key in keys):
@@ -180,7 +283,8 @@ class _Planner:
             f"{item.sql} AS {_quote(name)}" for item, name in zip(sql_items, names, strict=True)
         ]
         group = f" GROUP BY {', '.join(key.sql for key in key_list)}" if key_list else ""
-        select = f"SELECT {', '.join([*outputs, f'MIN(rowid) AS {_ORDER}'])} {source}{group}"
+        select = f"{self.prefix}SELECT {', '.join([*outputs, f'MIN({self.order}) AS {_ORDER}'])} "
+        select += self.from_clause() + group
         self.shape = shape
         return select, names, [item.kind for item in sql_items]
 
@@ -219,7 +323,8 @@ class _Planner:
             limit = f" LIMIT {self.constant(take.count)}"
             index += 1
         sql = f"SELECT * FROM ({select}) ORDER BY {order}{limit}"
-        return SqlPlan(sql, names, kinds, dict(self.shape.types), index)
+        types = {name: kind for name, kind in self.shape.types.items() if name in names}
+        return SqlPlan(sql, names, kinds, types, index)
 
 
 def plan_query(
@@ -227,13 +332,22 @@ def plan_query(
     types: dict[str, str],
     operators: Sequence[ast.Operator],
     exprs: ExpressionEvaluator,
+    store_types: Callable[[str], dict[str, str] | None] = lambda _name: None,
 ) -> SqlPlan:
     """Plan the SQL for the longest exact prefix of ``operators`` applied to ``table``.
+
+    Args:
+        table: The store table the pipeline starts from.
+        types: Its column types.
+        operators: The pipeline's operators.
+        exprs: The query's expression evaluator (``let`` values, ``now``).
+        store_types: Column types of another store table a ``join`` may read, or None when the
+            name is not a store table (a ``let`` binding shadows it, say).
 
     Raises:
         KqlError: Exactly where the interpreter would, for the operators the plan covers.
     """
-    return _Planner(table, types, operators, exprs).plan()
+    return _Planner(table, types, operators, exprs, store_types).plan()
 
 
 def _datetime(text: str) -> datetime:
@@ -247,6 +361,8 @@ def _datetime(text: str) -> datetime:
 def _decoder(kind: str) -> Callable[[Any], Any] | None:
     if kind == "datetime":
         return lambda value: None if value is None else _datetime(value)
+    if kind == "epoch":
+        return lambda value: None if value is None else datetime.fromtimestamp(value, UTC)
     if kind == "dynamic":
         return lambda value: None if value is None else json.loads(value)
     if kind == "bool":
