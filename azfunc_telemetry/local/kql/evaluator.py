@@ -12,13 +12,13 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from . import reshaping, sources, tabular
 from . import syntax as ast
-from . import tabular
 from .errors import KqlError
 from .expressions import ExpressionEvaluator
-from .joins import join_tables
+from .joins import join_tables, lookup_tables
 from .parser import parse
-from .result import QueryResult, Table, TableSource
+from .result import QueryResult, RenderHint, Table, TableSource
 from .sql_plan import decode_rows, plan_query
 from .unions import UnionLeg, expand_legs, union_tables
 from .values import UTC
@@ -28,6 +28,12 @@ __all__ = ["run_query"]
 
 _OperatorImpl = Callable[[Any, Table, ExpressionEvaluator], Table]
 _OPERATORS: dict[type, _OperatorImpl] = {
+    ast.Parse: reshaping.parse,
+    ast.MvExpand: reshaping.mv_expand,
+    ast.Evaluate: reshaping.bag_unpack,
+    ast.ProjectReorder: reshaping.project_reorder,
+    ast.Serialize: reshaping.serialize,
+    ast.MakeSeries: sources.make_series,
     ast.Where: tabular.where,
     ast.Project: tabular.project,
     ast.ProjectAway: tabular.project_away,
@@ -57,6 +63,8 @@ class _Evaluator:
         self.scalars: dict[str, Any] = {}
         self.tables: dict[str, Table] = {}
         self.exprs = ExpressionEvaluator(now, self.scalars)
+        self.exprs.tables = self.tables
+        self.exprs.run_subquery = self.query
 
     def run(self, script: ast.Script) -> Table:
         for statement in script.lets:
@@ -159,6 +167,12 @@ class _Evaluator:
             table = self.query(source)
         elif isinstance(source, ast.Union):
             table = self.union(source, None)
+        elif isinstance(source, ast.Print):
+            table = sources.print_row(source, self.exprs)
+        elif isinstance(source, ast.DataTable):
+            table = sources.datatable(source, self.exprs)
+        elif isinstance(source, ast.Range):
+            table = sources.range_rows(source, self.exprs)
         else:
             table = self.table(source)
         for index, operator in enumerate(query.operators):
@@ -166,6 +180,8 @@ class _Evaluator:
                 continue
             if isinstance(operator, ast.Join):
                 table = join_tables(operator, table, self.query(operator.right))
+            elif isinstance(operator, ast.Lookup):
+                table = lookup_tables(operator, table, self.query(operator.right))
             elif isinstance(operator, ast.Union):
                 plain = isinstance(source, ast.TableRef) and index == 0
                 name = source.name if isinstance(source, ast.TableRef) and plain else "union_arg0"
@@ -194,4 +210,7 @@ def run_query(text: str, source: TableSource, *, now: datetime | None = None) ->
     """
     script = parse(text)
     instant = datetime.now(UTC) if now is None else _as_utc(now)
-    return _Evaluator(source, instant).run(script).to_result()
+    result = _Evaluator(source, instant).run(script).to_result()
+    if script.render is not None:
+        result.render = RenderHint(script.render.visualization, dict(script.render.properties))
+    return result
