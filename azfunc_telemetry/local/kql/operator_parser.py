@@ -134,7 +134,7 @@ class OperatorParser(ExpressionParser):
                 break
             self.advance()
         self.expect_word("on")
-        axis = self.expr()
+        axis = self.additive()  # not expr(): `on timestamp in range(...)` is not an `in` test
         start = end = None
         if self.at_word("in") and self.at_word("range", 1):  # legacy: in range(from, to, step)
             self.advance()

@@ -47,7 +47,7 @@ def required_columns(operators: Sequence[object], columns: Sequence[str]) -> lis
     for operator in operators:
         if isinstance(operator, ast.Distinct) and not operator.columns:
             return list(columns)
-        if not isinstance(operator, _KNOWN):
+        if not isinstance(operator, _KNOWN) or _mentions_star(operator):
             return list(columns)
         names.update(referenced_names(operator))
         if isinstance(operator, ast.Join):
@@ -75,3 +75,14 @@ _KNOWN = (
     ast.Join,
     ast.Union,
 )
+
+
+def _mentions_star(node: object) -> bool:
+    """Whether ``*`` (every column, as in ``arg_max(timestamp, *)``) appears in ``node``."""
+    if isinstance(node, ast.Star):
+        return True
+    if isinstance(node, (tuple, list)):
+        return any(_mentions_star(item) for item in node)
+    if isinstance(node, ast.Query):
+        return False
+    return any(_mentions_star(getattr(node, slot)) for slot in getattr(type(node), "__slots__", ()))

@@ -143,6 +143,7 @@ def bag_unpack(op: ast.Evaluate, table: Table, exprs: ExpressionEvaluator) -> Ta
                 name = prefix + str(key)
                 if name not in new_columns and name not in kept:
                     new_columns.append(name)
+    new_columns.sort()  # Kusto lists the unpacked columns by name
     rows = []
     for source_row in table.rows:
         bag = source_row.get(bag_column)

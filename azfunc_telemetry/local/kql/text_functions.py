@@ -91,7 +91,8 @@ def _countof(args: Sequence[Any], _now: datetime) -> Any:
         return len(_compile(search).findall(text))
     if not search:
         return 0
-    return text.count(search)
+    # Plain text matches may overlap: countof("aaaa", "aa") is 3.
+    return sum(1 for start in range(len(text)) if text.startswith(search, start))
 
 
 @unary_function("reverse")
