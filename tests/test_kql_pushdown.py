@@ -123,6 +123,15 @@ QUERIES = [
     "traces | join kind=inner (requests | project cloud_RoleName, name) on cloud_RoleName"
     " | summarize count() by name, cloud_RoleName",
     "requests | project name, d = duration, timestamp | top 4 by d",
+    "requests | top 3 by cloud_RoleName asc",
+    "traces | top 7 by severityLevel",
+    "traces | top 7 by severityLevel asc nulls last",
+    "traces | order by severityLevel desc, timestamp asc | take 9",
+    "traces | where severityLevel > 0 | top 500 by timestamp desc | count",
+    "requests | top 2 by duration desc nulls first",
+    "traces | top 5 by timestamp asc",
+    "traces | where timestamp < ago(1h) | top 3 by timestamp",
+    "traces | top 1000 by timestamp | count",
 ]
 
 

@@ -28,6 +28,7 @@ from typing import Any
 
 from . import syntax as ast
 from . import tabular
+from .errors import KqlError
 from .expressions import ExpressionEvaluator
 from .joins import join_tables
 from .pruning import required_columns
@@ -181,6 +182,9 @@ class _Planner:
         else:
             names = required_columns(operators[index:], list(self.shape.columns))
             renames = {name: name for name in names}
+            first_rows = None if self.prefix else self.top_rowids(index)
+            if first_rows is not None:
+                self.conditions.append(first_rows)
         outputs = [
             f"{self.columns[source].sql} AS {_quote(name)}" for name, source in renames.items()
         ]
@@ -188,6 +192,55 @@ class _Planner:
         select = f"{self.prefix}SELECT {', '.join([*outputs, f'{self.order} AS {_ORDER}'])} "
         select += self.from_clause()
         return self.finish(select, list(renames), kinds, index)
+
+    def top_rowids(self, index: int) -> str | None:
+        """For ``top N by col`` (or ``order by ... | take N``) on the table itself: a condition
+        keeping only the N winning rows, so SQLite sorts row ids instead of whole rows."""
+        operators = self.operators
+        op = operators[index] if index < len(operators) else None
+        after = operators[index + 1] if index + 1 < len(operators) else None
+        keys: tuple[ast.SortKey, ...]
+        if isinstance(op, ast.Top):
+            keys, count = (op.key,), op.count
+        elif isinstance(op, ast.Sort) and isinstance(after, ast.Take):
+            keys, count = op.keys, after.count
+        else:
+            return None
+        terms = []
+        for key in keys:
+            name = key.expr.name if isinstance(key.expr, ast.ColumnRef) else None
+            if name is None or name not in self.columns or self.kinds[name] not in _SORTABLE:
+                return None
+            column = self.columns[name].sql
+            nulls = "DESC" if key.nulls_first else "ASC"
+            terms.append(
+                f"({column} IS NULL) {nulls}, {column} {'DESC' if key.descending else 'ASC'}"
+            )
+        try:
+            limit = self.constant(count)
+        except KqlError:
+            return None
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit <= 0:
+            return None
+        key = keys[0]
+        if len(keys) == 1 and key.nulls_first == (not key.descending):
+            # SQLite places nulls as Kusto does by default here, so the index on the column
+            # finds the N-th value at once; every row at least as good (ties included) stays.
+            assert isinstance(key.expr, ast.ColumnRef)
+            column = self.columns[key.expr.name].sql
+            direction, better = ("DESC", ">=") if key.descending else ("ASC", "<=")
+            nth = (
+                f"(SELECT {column} {self.from_clause()} ORDER BY {column} {direction}"
+                f" LIMIT 1 OFFSET {limit - 1})"
+            )
+            if key.expr.name == "timestamp" and self.kinds["timestamp"] == "datetime":
+                # Every stored row has a timestamp, so a plain range keeps the index usable.
+                everything = "''" if key.descending else "char(1114111)"
+                return f"({column} {better} COALESCE({nth}, {everything}))"
+            nulls = f" OR {column} IS NULL" if key.nulls_first else ""
+            return f"({column} {better} {nth} OR {nth} IS NULL{nulls})"
+        ordered = ", ".join([*terms, "t.rowid ASC"])
+        return f"t.rowid IN (SELECT t.rowid {self.from_clause()} ORDER BY {ordered} LIMIT {limit})"
 
     def plain_project(self, op: ast.Project) -> dict[str, str] | None:
         """``project a, b = c`` over plain columns as output name -> source column, else None."""
