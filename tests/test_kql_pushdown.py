@@ -61,6 +61,8 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TelemetryStore]:
 class InterpreterOnly:
     """The same store seen without SQL, so every operator runs in the interpreter."""
 
+    TABLES = TelemetryStore.TABLES
+
     def __init__(self, store: TelemetryStore) -> None:
         self.store = store
 
@@ -130,6 +132,15 @@ QUERIES = [
     "traces | where severityLevel > 0 | top 500 by timestamp desc | count",
     "requests | top 2 by duration desc nulls first",
     "traces | top 5 by timestamp asc",
+    "union traces | union requests | where operation_Id == 'op-3'"
+    " | where customDimensions['InvocationId'] == 'inv-3' | project itemType, message, name",
+    "union withsource=T traces, requests | where timestamp > ago(1h) | summarize count() by T",
+    "traces | union withsource=T requests | where operation_Id == 'op-5' | project T, timestamp",
+    "union isfuzzy=true traces, nosuch | where severityLevel > 2 | count",
+    "union tr*, req* | where cloud_RoleName == 'app-b' | summarize count() by itemType",
+    "union traces, requests | where severityLevel > 1 | count",
+    "union withsource=T traces | union requests | where operation_Id == 'op-5' | project T, name",
+    "union traces | union isfuzzy=true nosuch, requests | where operation_Id == 'op-6' | count",
     "traces | where timestamp < ago(1h) | top 3 by timestamp",
     "traces | top 1000 by timestamp | count",
 ]

@@ -8,6 +8,7 @@ start from. The query's pipeline then runs operator by operator.
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -18,6 +19,7 @@ from .errors import KqlError
 from .expressions import ExpressionEvaluator
 from .joins import join_tables, lookup_tables
 from .parser import parse
+from .pruning import referenced_names
 from .result import QueryResult, RenderHint, Table, TableSource
 from .sql_plan import decode_rows, plan_query
 from .unions import UnionLeg, expand_legs, union_tables
@@ -157,10 +159,72 @@ class _Evaluator:
         )
         return decode_rows(plan, read_sql(plan.sql)), plan.consumed
 
+    def _leg_columns(self, name: str) -> list[str] | None:
+        if name in self.tables:
+            return list(self.tables[name].columns)
+        types = self._column_types(name)
+        return list(types) if types else None
+
+    def filtered_union(self, query: ast.Query) -> tuple[Table, int] | None:
+        """``union A, B | where p`` run as ``union (A | where p), (B | where p)``.
+
+        Filtering each table first lets the store's SQL do it (the portal's invocation query
+        is ``union traces | union exceptions | where operation_Id == ...``). Only done when
+        every table has every column the filters name, so the answer cannot change.
+        """
+        source, operators = query.source, query.operators
+        if getattr(self.source, "read_sql", None) is None:
+            return None  # only worth it when each filtered table comes from SQL
+        legs: list[tuple[str, ast.TableRef, bool]] = []
+        unions: list[ast.Union] = []
+        if isinstance(source, ast.Union):
+            unions.append(source)
+        elif isinstance(source, ast.TableRef):
+            legs.append((source.name, source, False))
+        else:
+            return None
+        first = 0
+        while first < len(operators) and isinstance(operators[first], ast.Union):
+            unions.append(operators[first])  # type: ignore[arg-type]
+            first += 1
+        if not unions or (
+            len(unions) > 1 and any(u.source_column is not None or u.inner for u in unions)
+        ):
+            return None  # chained unions flatten only without withsource and kind=inner
+        count = 0
+        while first + count < len(operators) and isinstance(operators[first + count], ast.Where):
+            count += 1
+        if count == 0:
+            return None
+        for union in unions:
+            for leg in union.legs:
+                if not isinstance(leg, ast.TableRef):
+                    return None
+                if "*" in leg.name:
+                    matches = [n for n in self.known_tables() if fnmatch.fnmatchcase(n, leg.name)]
+                    legs.extend((n, ast.TableRef(n, leg.pos), union.fuzzy) for n in matches)
+                else:
+                    legs.append((leg.name, leg, union.fuzzy))
+        wheres = operators[first : first + count]
+        mentioned = set(referenced_names(wheres)) - set(self.scalars)
+        resolved = []
+        for name, ref, fuzzy in legs:
+            columns = self._leg_columns(name)
+            if columns is None:
+                if fuzzy:
+                    continue
+                return None  # the plain path reports the unknown table
+            if not mentioned <= set(columns):
+                return None
+            resolved.append(UnionLeg(name, self.query(ast.Query(ref, wheres, ref.pos))))
+        if not resolved:
+            return None
+        return union_tables(unions[0], resolved), first + count
+
     def query(self, query: ast.Query) -> Table:
         source = query.source
         start = 0
-        pushed = self.pushed_down(query)
+        pushed = self.filtered_union(query) or self.pushed_down(query)
         if pushed is not None:
             table, start = pushed
         elif isinstance(source, ast.Query):
