@@ -21,7 +21,8 @@ from .joins import join_tables, lookup_tables
 from .parser import parse
 from .pruning import referenced_names
 from .result import QueryResult, RenderHint, Table, TableSource
-from .sql_plan import decode_rows, plan_query
+from .sql_plan import plan_query
+from .sql_rows import decode_rows
 from .unions import UnionLeg, expand_legs, union_tables
 from .values import UTC
 from .workspace_names import CLASSIC_TABLES
