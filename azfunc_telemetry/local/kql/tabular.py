@@ -18,7 +18,7 @@ from .errors import EvaluationError, KqlError
 from .expressions import ExpressionEvaluator, aggregate_calls, infer_name, unique_name
 from .operations import kusto_type_name
 from .result import Table
-from .type_checks import check_comparisons
+from .type_checks import check_aggregates, check_comparisons, check_predicate
 from .values import format_value, group_key, is_number
 
 __all__ = [
@@ -57,7 +57,7 @@ def _passed_types(names: Sequence[str], exprs: Sequence[ast.Expr], table: Table)
 def where(op: ast.Where, table: Table, exprs: ExpressionEvaluator) -> Table:
     """Keep the rows whose predicate is true (null and false both drop the row)."""
     exprs.check(op.predicate, table.columns)
-    check_comparisons(op.predicate, table.types)
+    check_predicate(op.predicate, table.types)
     kept = []
     for row in table.rows:
         verdict = exprs.evaluate(op.predicate, row)
@@ -160,6 +160,7 @@ def summarize(op: ast.Summarize, table: Table, exprs: ExpressionEvaluator) -> Ta
             exprs.check(item.expr, table.columns, aggregate_columns=table.columns)  # `countt()`
             raise KqlError("summarize expects an aggregation such as count() or avg(x)", item.pos)
         exprs.check(item.expr, by_names, aggregate_columns=table.columns)
+        check_aggregates(item.expr, table.types)
         call = item.expr
         if isinstance(call, ast.Call) and call.name in ARG_EXTREMES:
             arg_specs[id(call)] = arg_outputs(call, table.columns, by_names)
