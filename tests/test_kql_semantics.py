@@ -74,21 +74,44 @@ def test_success_selects_failures_as_string_or_bool(store: TelemetryStore, predi
 
 
 @pytest.mark.parametrize(
-    ("query", "types"),
+    ("query", "message", "token"),
     [
-        ("requests | where name == 5", "string and long"),
-        ("requests | where duration > 'slow'", "real and string"),
-        ("requests | where timestamp > 5", "datetime and long"),
-        ("requests | extend x = resultCode == 500", "string and long"),
+        ("requests | where name == 5", "cannot compare values of types string and long", "=="),
+        ("requests | where duration > 'slow'", "types real and string", ">"),
+        ("requests | where timestamp > 5", "types datetime and long", ">"),
+        ("requests | extend x = resultCode == 500", "types string and long", "=="),
+        ("requests | extend x = name + 1", "'\\+' cannot be applied to string and long", "+"),
+        ("requests | where name", "bool predicate, got string", "name"),
+        ("requests | summarize sum(name)", "sum\\(\\) cannot aggregate string", "sum"),
+        ("requests | summarize avg(timestamp) by name", "avg\\(\\) cannot aggregate datetime",
+         "avg"),
     ],
-)
-def test_comparing_incompatible_types_is_an_error(
-    store: TelemetryStore, query: str, types: str
+)  # fmt: skip
+def test_type_errors_are_reported_at_their_operator(
+    store: TelemetryStore, query: str, message: str, token: str
 ) -> None:
-    """A comparison Kusto rejects is an error at the operator, not an empty result."""
-    with pytest.raises(KqlError, match=f"cannot compare values of types {types}") as raised:
+    """A type error Kusto rejects is reported at its operator, even on an empty table."""
+    with pytest.raises(KqlError, match=message):
+        run_query(query, EmptyRequests(store))
+    with pytest.raises(KqlError, match=message) as raised:
         run_query(query, store)
-    assert query[raised.value.position] in "=><"
+    assert query[raised.value.position :].startswith(token)
+
+
+class EmptyRequests:
+    """The store's schema without any rows: Kusto's type errors do not depend on data."""
+
+    def __init__(self, store: TelemetryStore) -> None:
+        self.store = store
+
+    def columns(self, table: str) -> tuple[str, ...]:
+        return self.store.columns(table)
+
+    def column_types(self, table: str) -> dict[str, str]:
+        return self.store.column_types(table)
+
+    def rows(self, table: str) -> list[dict[str, Any]]:
+        return []
 
 
 def test_dynamic_values_compare_with_anything(store: TelemetryStore) -> None:

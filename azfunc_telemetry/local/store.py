@@ -208,6 +208,20 @@ class TelemetryStore:
             for row in fetched
         ]
 
+    def read_sql(self, sql: str) -> list[tuple[Any, ...]]:
+        """Run one read-only SQL statement and return its rows.
+
+        The KQL engine uses this to let SQLite filter, group and sort before rows are decoded;
+        the connection refuses writes for the statement's duration.
+        """
+        with self._lock:
+            connection = self._require_connection()
+            connection.execute("PRAGMA query_only = ON")
+            try:
+                return connection.execute(sql).fetchall()
+            finally:
+                connection.execute("PRAGMA query_only = OFF")
+
     def count(self, table: str) -> int:
         """Number of rows in ``table``."""
         self._check_table(table)

@@ -16,7 +16,7 @@ from .expressions import unique_name
 from .result import Table
 from .values import group_key
 
-__all__ = ["join_tables"]
+__all__ = ["join_tables", "lookup_tables"]
 
 _LEFT_ONLY = frozenset(("leftsemi", "leftanti"))
 _RIGHT_ONLY = frozenset(("rightsemi", "rightanti"))
@@ -112,3 +112,39 @@ def join_tables(op: ast.Join, left: Table, right: Table) -> Table:
     types = dict(left.types)
     types.update({right_names[name]: kind for name, kind in right.types.items()})
     return Table(columns, joined, types)
+
+
+def lookup_tables(op: ast.Lookup, left: Table, right: Table) -> Table:
+    """``lookup``: each left row extended with its matching right row's columns.
+
+    It is a ``leftouter`` (or ``inner``) join whose right key columns are not repeated, as
+    the key values are already on the left.
+    """
+    renamed_keys: list[str] = []
+    conditions = []
+    rename: dict[str, str] = {}
+    for index, condition in enumerate(op.conditions):
+        hidden = f"\0lookup_key_{index}"
+        rename.setdefault(condition.right.name, hidden)
+        renamed_keys.append(rename[condition.right.name])
+        conditions.append(
+            ast.JoinCondition(
+                condition.left, ast.ColumnRef(rename[condition.right.name], condition.right.pos)
+            )
+        )
+    for condition in op.conditions:
+        if condition.right.name not in right.columns:
+            raise KqlError(
+                f"unknown column '{condition.right.name}' in the right side of the lookup",
+                condition.right.pos,
+            )
+    hidden_right = Table(
+        [rename.get(name, name) for name in right.columns],
+        [{rename.get(name, name): value for name, value in row.items()} for row in right.rows],
+        {rename.get(name, name): kind for name, kind in right.types.items()},
+    )
+    joined = join_tables(ast.Join(op.kind, op.right, tuple(conditions), op.pos), left, hidden_right)
+    columns = [name for name in joined.columns if name not in renamed_keys]
+    rows = [{name: row[name] for name in columns} for row in joined.rows]
+    types = {name: kind for name, kind in joined.types.items() if name in columns}
+    return Table(columns, rows, types)

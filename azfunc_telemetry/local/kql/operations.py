@@ -199,10 +199,13 @@ def logical(op: str, left: Any, right: Any) -> bool | None:
 
 
 @functools.lru_cache(maxsize=256)
-def _term_pattern(needle: str, case_sensitive: bool) -> re.Pattern[str]:
-    # A term is a maximal run of letters and digits, so a match must not touch another one.
-    prefix = r"(?<![^\W_])" if needle[:1].isalnum() else ""
-    suffix = r"(?![^\W_])" if needle[-1:].isalnum() else ""
+def _term_pattern(needle: str, case_sensitive: bool, mode: str = "has") -> re.Pattern[str]:
+    # A term is a maximal run of letters and digits, so a match must not touch another one;
+    # `hasprefix` only needs the start of a term, `hassuffix` only its end.
+    at_start = mode in ("has", "hasprefix") and needle[:1].isalnum()
+    at_end = mode in ("has", "hassuffix") and needle[-1:].isalnum()
+    prefix = r"(?<![^\W_])" if at_start else ""
+    suffix = r"(?![^\W_])" if at_end else ""
     flags = 0 if case_sensitive else re.IGNORECASE
     return re.compile(prefix + re.escape(needle) + suffix, flags)
 
@@ -225,8 +228,9 @@ def string_match(op: str, left: Any, right: Any) -> bool:
     base = op.lstrip("!")
     case_sensitive = base.endswith("_cs")
     base = base.removesuffix("_cs")
-    if base == "has":
-        found = not needle or _term_pattern(needle, case_sensitive).search(haystack) is not None
+    if base in ("has", "hasprefix", "hassuffix"):
+        pattern = _term_pattern(needle, case_sensitive, base)
+        found = not needle or pattern.search(haystack) is not None
     else:
         if not case_sensitive:
             haystack, needle = haystack.casefold(), needle.casefold()

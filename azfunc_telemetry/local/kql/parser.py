@@ -53,8 +53,8 @@ from __future__ import annotations
 
 from . import syntax as ast
 from .errors import KqlError
-from .expression_parser import ExpressionParser
 from .lexer import Token, TokenKind, tokenize
+from .operator_parser import OperatorParser
 
 __all__ = ["parse"]
 
@@ -74,27 +74,26 @@ _JOIN_KINDS = {
 }
 _UNSUPPORTED_OPERATORS = frozenset(
     (
-        "as", "consume", "evaluate", "extend-if", "facet", "find", "fork", "getschema", "invoke",
-        "lookup", "make-series", "mv-apply", "mv-expand", "parse", "parse-kv", "parse-where",
-        "partition", "print", "project-keep", "project-reorder", "range", "reduce", "sample",
-        "sample-distinct", "scan", "search", "serialize", "top-hitters", "top-nested",
+        "as", "consume", "extend-if", "facet", "find", "fork", "getschema", "invoke",
+        "mv-apply", "parse-kv", "parse-where", "partition", "project-keep", "range", "reduce",
+        "sample", "sample-distinct", "scan", "search", "top-hitters", "top-nested",
     )
 )  # fmt: skip
 
 # Tabular operators that start a query instead of reading a table.
-_UNSUPPORTED_SOURCES = frozenset(
-    ("datatable", "evaluate", "externaldata", "find", "print", "range", "search")
-)
+_UNSUPPORTED_SOURCES = frozenset(("evaluate", "externaldata", "find", "search"))
+_SOURCES = ("print", "datatable", "range")
 # Words that start a tabular expression, so `let name = union ...;` binds a table.
-_TABULAR_STARTS = frozenset(("union",))
+_TABULAR_STARTS = frozenset(("union", "datatable", "range", "print"))
 
 
-class _QueryParser(ExpressionParser):
+class _QueryParser(OperatorParser):
     """The statement and tabular-operator rules."""
 
     # --- statements -----------------------------------------------------------------------------
 
     def script(self) -> ast.Script:
+        self.render: ast.RenderHint | None = None
         lets: list[ast.LetStatement] = []
         while self.at_word("let"):
             lets.append(self.let_statement())
@@ -103,7 +102,7 @@ class _QueryParser(ExpressionParser):
             self.advance()
         if self.peek().kind is not TokenKind.EOF:
             raise self.fail("'|' or end of query")
-        return ast.Script(tuple(lets), query)
+        return ast.Script(tuple(lets), query, self.render)
 
     def let_statement(self) -> ast.LetStatement:
         self.advance()
@@ -139,10 +138,18 @@ class _QueryParser(ExpressionParser):
 
     def query(self) -> ast.Query:
         start = self.peek()
-        source: ast.TableRef | ast.Query | ast.Union
+        source: ast.TableRef | ast.Query | ast.Union | ast.Print | ast.DataTable | ast.Range
         if self.at_word("union"):
             self.advance()
             source = self.union(start.pos)
+        elif start.kind is TokenKind.IDENT and start.text in _SOURCES and not self.at_punct("|", 1):
+            self.advance()
+            if start.text == "print":
+                source = self.print_source(start.pos)
+            elif start.text == "datatable":
+                source = self.datatable_source(start.pos)
+            else:
+                source = self.range_source(start.pos)
         elif self.at_punct("("):
             self.advance()
             source = self.query()
@@ -225,26 +232,30 @@ class _QueryParser(ExpressionParser):
         if name == "union":
             return self.union(pos)
         if name == "render":
-            self.render()
+            self.render = self.render_hint()
             return None
+        if name == "parse":
+            return self.parse_operator(pos)
+        if name in ("mv-expand", "mvexpand"):
+            return self.mv_expand(pos)
+        if name == "make-series":
+            return self.make_series(pos)
+        if name == "lookup":
+            join = self.join(pos)
+            if join.kind not in ("leftouter", "inner", "innerunique"):
+                raise KqlError(f"lookup kind must be leftouter or inner, not '{join.kind}'", pos)
+            kind = "inner" if join.kind == "inner" else "leftouter"
+            return ast.Lookup(kind, join.right, join.conditions, pos)
+        if name == "serialize":
+            items = () if self.at_end_of_operator() else self.named_list()
+            return ast.Serialize(items, pos)
+        if name == "evaluate":
+            return self.evaluate_operator(pos)
+        if name == "project-reorder":
+            return self.project_reorder(pos)
         if name in _UNSUPPORTED_OPERATORS:
             raise KqlError(f"operator '{name}' is not supported by the local query engine", pos)
         raise KqlError(f"unknown operator '{name}'", pos)
-
-    def named(self) -> ast.NamedExpr:
-        start = self.peek()
-        if start.kind is TokenKind.IDENT and self.at_punct("=", 1):
-            self.advance()
-            self.advance()
-            return ast.NamedExpr(start.text, self.expr(), start.pos)
-        return ast.NamedExpr(None, self.expr(), start.pos)
-
-    def named_list(self) -> tuple[ast.NamedExpr, ...]:
-        items = [self.named()]
-        while self.at_punct(","):
-            self.advance()
-            items.append(self.named())
-        return tuple(items)
 
     def column_list(self) -> tuple[ast.ColumnRef, ...]:
         columns = [self.column()]
@@ -374,19 +385,6 @@ class _QueryParser(ExpressionParser):
         if first_side == "$left":
             return ast.JoinCondition(first, second)
         return ast.JoinCondition(second, first)
-
-    def render(self) -> None:
-        self.expect_ident("a visualization after 'render'")
-        if self.at_word("with"):
-            self.advance()
-            self.expect_punct("(")
-            depth = 1
-            while depth:
-                token = self.advance()
-                if token.kind is TokenKind.EOF:
-                    raise self.fail("')'")
-                if token.kind is TokenKind.PUNCT and token.text in "()":
-                    depth += 1 if token.text == "(" else -1
 
 
 def parse(text: str) -> ast.Script:

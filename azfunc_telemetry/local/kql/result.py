@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-__all__ = ["QueryResult", "Table", "TableSource", "TypedTableSource"]
+__all__ = ["QueryResult", "RenderHint", "Table", "TableSource", "TypedTableSource"]
 
 
 class TableSource(Protocol):
@@ -38,16 +38,31 @@ class TypedTableSource(TableSource, Protocol):
 
 
 @dataclass
+class RenderHint:
+    """How the query asked to be charted (its ``render`` operator), for viewers that draw it.
+
+    Attributes:
+        visualization: ``timechart``, ``barchart``, ``piechart``, ``table``...
+        properties: The ``with (...)`` properties as written, such as ``{"title": "Failures"}``.
+    """
+
+    visualization: str
+    properties: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
 class QueryResult:
     """The table a query produced, shaped like the REST API's ``PrimaryResult``.
 
     Attributes:
         columns: Column names in order.
         rows: One list of cell values per row, aligned with ``columns``.
+        render: The ``render`` operator's chart hint, or None when the query has none.
     """
 
     columns: list[str]
     rows: list[list[Any]] = field(default_factory=list)
+    render: RenderHint | None = None
 
     def as_dicts(self) -> list[dict[str, Any]]:
         """The rows as ``{column: value}`` dicts, convenient for assertions and JSON output."""

@@ -13,11 +13,12 @@ from typing import Any
 
 from . import syntax as ast
 from .aggregates import AGGREGATE_FUNCTIONS
+from .arg_extremes import ARG_EXTREMES, arg_compute, arg_outputs
 from .errors import EvaluationError, KqlError
 from .expressions import ExpressionEvaluator, aggregate_calls, infer_name, unique_name
 from .operations import kusto_type_name
 from .result import Table
-from .type_checks import check_comparisons
+from .type_checks import check_aggregates, check_comparisons, check_predicate
 from .values import format_value, group_key, is_number
 
 __all__ = [
@@ -56,7 +57,7 @@ def _passed_types(names: Sequence[str], exprs: Sequence[ast.Expr], table: Table)
 def where(op: ast.Where, table: Table, exprs: ExpressionEvaluator) -> Table:
     """Keep the rows whose predicate is true (null and false both drop the row)."""
     exprs.check(op.predicate, table.columns)
-    check_comparisons(op.predicate, table.types)
+    check_predicate(op.predicate, table.types)
     kept = []
     for row in table.rows:
         verdict = exprs.evaluate(op.predicate, row)
@@ -86,10 +87,16 @@ def project(op: ast.Project, table: Table, exprs: ExpressionEvaluator) -> Table:
         exprs.check(item.expr, table.columns)
         check_comparisons(item.expr, table.types)
     names = _output_names(op.items, [])
-    rows = [
-        {name: exprs.evaluate(item.expr, row) for name, item in zip(names, op.items, strict=True)}
-        for row in table.rows
-    ]
+    rows = []
+    for position, row in enumerate(table.rows):
+        exprs.window = (table.rows, position)
+        rows.append(
+            {
+                name: exprs.evaluate(item.expr, row)
+                for name, item in zip(names, op.items, strict=True)
+            }
+        )
+    exprs.window = None
     return Table(names, rows, _passed_types(names, [item.expr for item in op.items], table))
 
 
@@ -128,11 +135,13 @@ def extend(op: ast.Extend, table: Table, exprs: ExpressionEvaluator) -> Table:
         if name not in columns:
             columns.append(name)
     rows = []
-    for source_row in table.rows:
+    for position, source_row in enumerate(table.rows):
+        exprs.window = (table.rows, position)
         row = dict(source_row)
         for name, item in zip(names, op.items, strict=True):
             row[name] = exprs.evaluate(item.expr, row)
         rows.append(row)
+    exprs.window = None
     types = {name: kind for name, kind in table.types.items() if name not in names}
     types.update(_passed_types(names, [item.expr for item in op.items], table))
     return Table(columns, rows, types)
@@ -144,17 +153,26 @@ def summarize(op: ast.Summarize, table: Table, exprs: ExpressionEvaluator) -> Ta
         exprs.check(key.expr, table.columns)
     by_names = _output_names(op.by, [])
     outputs: list[tuple[list[str], ast.NamedExpr]] = []
+    arg_specs: dict[int, list[tuple[str | None, ast.Expr]]] = {}
     taken = list(by_names)
     for item in op.aggregates:
         if next(aggregate_calls(item.expr), None) is None:
             exprs.check(item.expr, table.columns, aggregate_columns=table.columns)  # `countt()`
             raise KqlError("summarize expects an aggregation such as count() or avg(x)", item.pos)
         exprs.check(item.expr, by_names, aggregate_columns=table.columns)
-        names = _aggregate_names(item, exprs, taken)
+        check_aggregates(item.expr, table.types)
+        call = item.expr
+        if isinstance(call, ast.Call) and call.name in ARG_EXTREMES:
+            arg_specs[id(call)] = arg_outputs(call, table.columns, by_names)
+            names = _arg_names(item, arg_specs[id(call)], taken)
+        else:
+            names = _aggregate_names(item, exprs, taken)
         taken.extend(names)
         outputs.append((names, item))
     calls = [call for _names, item in outputs for call in aggregate_calls(item.expr)]
-    constants = {id(call): _constants(call, exprs) for call in calls}
+    constants = {
+        id(call): [] if id(call) in arg_specs else _constants(call, exprs) for call in calls
+    }
 
     groups: dict[tuple[object, ...], tuple[list[Any], list[dict[str, Any]]]] = {}
     for row in table.rows:
@@ -165,7 +183,12 @@ def summarize(op: ast.Summarize, table: Table, exprs: ExpressionEvaluator) -> Ta
 
     rows = []
     for values, members in groups.values():
-        results = {id(call): _compute(call, members, constants[id(call)], exprs) for call in calls}
+        results = {
+            id(call): arg_compute(call, arg_specs[id(call)], members, exprs)
+            if id(call) in arg_specs
+            else _compute(call, members, constants[id(call)], exprs)
+            for call in calls
+        }
         keys = dict(zip(by_names, values, strict=True))
         single_values = {call_id: computed[0] for call_id, computed in results.items()}
         out = dict(keys)
@@ -177,6 +200,16 @@ def summarize(op: ast.Summarize, table: Table, exprs: ExpressionEvaluator) -> Ta
                 out[names[0]] = exprs.evaluate(item.expr, keys, single_values)
         rows.append(out)
     return Table(taken, rows, _passed_types(by_names, [key.expr for key in op.by], table))
+
+
+def _arg_names(
+    item: ast.NamedExpr, specs: list[tuple[str | None, ast.Expr]], taken: list[str]
+) -> list[str]:
+    names: list[str] = []
+    for index, (default, _expr) in enumerate(specs):
+        wanted = item.name if index == 0 and item.name is not None else default
+        names.append(unique_name(wanted, taken + names))
+    return names
 
 
 def _aggregate_names(

@@ -14,7 +14,7 @@ from . import syntax as ast
 from .errors import KqlError
 from .operations import kusto_type_name
 
-__all__ = ["check_comparisons", "static_type"]
+__all__ = ["check_aggregates", "check_comparisons", "check_predicate", "static_type"]
 
 _FAMILIES = {
     "int": "number",
@@ -58,13 +58,61 @@ def _compatible(op: str, left: str, right: str) -> bool:
     return op in ("==", "!=") and {left_family, right_family} == {"string", "bool"}
 
 
+_ARITHMETIC = frozenset(("+", "-", "*", "/", "%"))
+_NUMERIC_ONLY_AGGREGATES = frozenset(("sum", "avg", "stdev", "variance", "sumif", "avgif"))
+
+
+def _arithmetic_error(expr: ast.Binary, types: Mapping[str, str]) -> KqlError | None:
+    left, right = static_type(expr.left, types), static_type(expr.right, types)
+    families = {_FAMILIES.get(left or ""), _FAMILIES.get(right or "")}
+    if left is None or right is None or None in families:
+        return None
+    if "string" in families or "bool" in families:
+        return KqlError(
+            f"operator '{expr.op}' cannot be applied to {left} and {right}; convert with"
+            " toint()/todouble(), or use strcat() to join strings",
+            expr.pos,
+        )
+    return None
+
+
+def check_aggregates(expr: ast.Expr, types: Mapping[str, str]) -> None:
+    """Raise where a numeric aggregation is applied to a column that can never be a number.
+
+    Raises:
+        KqlError: Naming the aggregation and the column's type, at the call.
+    """
+    if isinstance(expr, ast.Call):
+        if expr.name in _NUMERIC_ONLY_AGGREGATES and expr.args:
+            kind = static_type(expr.args[0], types)
+            if _FAMILIES.get(kind or "") in ("string", "bool", "datetime"):
+                raise KqlError(f"{expr.name}() cannot aggregate {kind} values", expr.pos)
+        for arg in expr.args:
+            check_aggregates(arg, types)
+    elif isinstance(expr, ast.Binary):
+        check_aggregates(expr.left, types)
+        check_aggregates(expr.right, types)
+
+
+def check_predicate(expr: ast.Expr, types: Mapping[str, str]) -> None:
+    """Raise when a ``where`` condition can never be a bool (``where name``)."""
+    kind = static_type(expr, types)
+    if kind is not None and kind not in ("bool", "dynamic"):
+        raise KqlError(f"'where' expects a bool predicate, got {kind}", expr.pos)
+    check_comparisons(expr, types)
+
+
 def check_comparisons(expr: ast.Expr, types: Mapping[str, str]) -> None:
-    """Raise at the first comparison whose sides can never be compared.
+    """Raise at the first comparison (or arithmetic) whose sides can never be combined.
 
     Raises:
         KqlError: Naming both types, at the operator's position.
     """
     if isinstance(expr, ast.Binary):
+        if expr.op in _ARITHMETIC:
+            error = _arithmetic_error(expr, types)
+            if error is not None:
+                raise error
         if expr.op in _COMPARISONS:
             left, right = static_type(expr.left, types), static_type(expr.right, types)
             if left is not None and right is not None and not _compatible(expr.op, left, right):
