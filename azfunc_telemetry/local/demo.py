@@ -5,8 +5,11 @@ library at it, and runs the functions of :mod:`~azfunc_telemetry.local.demo_app`
 through :class:`~azfunc_telemetry.testing.LocalDispatcher`, the way the Functions worker runs
 them: sync functions on a thread pool sized by ``PYTHON_THREADPOOL_THREAD_COUNT`` (4 unless set,
 small enough that the slow report saturates it), async ones on one event loop, each with its own
-``Context`` and ``traceparent``. Once everything is delivered it runs every
-:data:`~azfunc_telemetry.local.cookbook.COOKBOOK` query against the store and prints the tables.
+``Context`` and ``traceparent``. The dispatcher also writes the host's ``Host.Results`` request
+row for each invocation, so the store holds what Application Insights holds for a function app:
+the host's requests with the library's telemetry beneath them. Once everything is delivered it
+runs every :data:`~azfunc_telemetry.local.cookbook.COOKBOOK` query against the store and prints
+the tables.
 """
 
 from __future__ import annotations
