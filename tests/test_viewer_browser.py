@@ -17,6 +17,7 @@ from viewer_support import (
     HOSTILE_MESSAGE,
     ViewerStore,
     build_store,
+    copy_as_two_processes,
     copy_in_shape,
     hostile,
     hostile_request,
@@ -419,3 +420,37 @@ def test_host_shaped_store_draws_the_same_timeline(
 def test_browser_errors_are_reported() -> None:
     """The driver's error type is a RuntimeError, so a broken page fails a test loudly."""
     assert issubclass(BrowserError, RuntimeError)
+
+
+def test_several_worker_processes_get_lanes_of_their_own(
+    chromium: str, store: ViewerStore, tmp_path: Path
+) -> None:
+    """Thread names repeat in each worker process: with two processes every lane names its
+    process, each bar sits in its own process's lane, and the pool size is the pools' sum."""
+    two = copy_as_two_processes(store.path, tmp_path / "two.db", "99999")
+    expected = {item.invocation_id: item for item in load_invocations(str(two))}
+    assert {item.process_id for item in expected.values()} == {str(os.getpid()), "99999"}
+    with ViewerServer(two, port=0) as served, Browser(chromium) as browser:
+        browser.navigate(served.url)
+        browser.wait_for(
+            f"document.querySelectorAll('#timeline rect.bar').length === {len(expected)}"
+        )
+        bars = browser.evaluate(
+            "[...document.querySelectorAll('#timeline rect.bar')]"
+            ".map(b => [b.dataset.invocationId, b.dataset.lane])"
+        )
+        for invocation_id, lane in bars:
+            item = expected[invocation_id]
+            assert lane.startswith(f"pid {item.process_id} · ")
+            assert lane.endswith(str(item.thread_name))
+        lanes = browser.evaluate(
+            "[...document.querySelectorAll('#timeline text.lane-label[data-lane]')]"
+            ".map(t => t.dataset.lane)"
+        )
+        assert len(lanes) == len(set(lanes)) == len({lane for _, lane in bars})
+        assert (
+            browser.evaluate(
+                "document.querySelector('#timeline line.pool-size-line').dataset.poolSize"
+            )
+            == "8"
+        )

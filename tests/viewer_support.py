@@ -202,3 +202,21 @@ def query(base_url: str, text: str) -> Any:
     status, _headers, body = post(base_url + "api/query", json.dumps({"query": text}).encode())
     assert status == 200, body
     return json.loads(body)
+
+
+def copy_as_two_processes(source: Path, target: Path, other_pid: str) -> Path:
+    """A copy of the store where the demo's invocations of every other row ran in a second
+    worker process (``ProcessId`` = ``other_pid``), whose threads have the same names."""
+    with closing(sqlite3.connect(source)) as connection:
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    shutil.copyfile(source, target)
+    with closing(sqlite3.connect(target)) as connection:
+        for table in ("requests", "dependencies"):
+            connection.execute(
+                f"UPDATE {table} SET customDimensions = json_set(customDimensions, "
+                f"'$.ProcessId', ?) WHERE {_OURS} AND rowid % 2 = 0 AND "
+                "json_extract(customDimensions, '$.function_name') != 'Hostile'",
+                (other_pid,),
+            )
+        connection.commit()
+    return target

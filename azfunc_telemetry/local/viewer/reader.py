@@ -142,6 +142,7 @@ def _ours(row: sqlite3.Row, shape: str, host: sqlite3.Row | None) -> Invocation:
         inflight_sync=_whole(dims.get("inflight_sync_at_start")),
         host_duration_ms=None if host is None else float(host["duration"] or 0.0),
         role_instance=row["cloud_RoleInstance"],
+        process_id=None if dims.get("ProcessId") is None else str(dims["ProcessId"]),
     )
 
 

@@ -33,6 +33,7 @@ class Invocation:
         inflight_sync: Sync invocations running when it started (itself included).
         host_duration_ms: The host's view of the duration, when the host wrote a request row.
         role_instance: The worker instance (``cloud_RoleInstance``).
+        process_id: The worker process (thread names repeat in each); None when unknown.
     """
 
     invocation_id: str
@@ -53,6 +54,7 @@ class Invocation:
     inflight_sync: int | None = None
     host_duration_ms: float | None = None
     role_instance: str | None = None
+    process_id: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The record as a JSON-ready dict."""

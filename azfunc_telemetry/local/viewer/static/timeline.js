@@ -19,11 +19,19 @@ function naturalKey(name) {
   return String(name).replace(/\d+/g, (digits) => digits.padStart(8, "0"));
 }
 
-// Lanes: the pool's threads in order, then each event loop.
+// Whether the invocations come from several worker processes, whose thread names repeat.
+let severalProcesses = false;
+
+// Lanes: the pool's threads in order, then each event loop; per process when there are several.
 export function laneOf(invocation) {
   if (!invocation.thread_name) return null;
-  if (invocation.execution_mode === "async") return `event loop: ${invocation.thread_name}`;
-  return invocation.thread_name;
+  const process = severalProcesses && invocation.process_id ? `pid ${invocation.process_id} · ` : "";
+  if (invocation.execution_mode === "async") return `${process}event loop: ${invocation.thread_name}`;
+  return `${process}${invocation.thread_name}`;
+}
+
+function noteProcesses(invocations) {
+  severalProcesses = new Set(invocations.map((item) => item.process_id).filter(Boolean)).size > 1;
 }
 
 function lanesFor(invocations) {
@@ -64,15 +72,14 @@ function layout(lanes, invocations, top) {
   return { laneTop, laneHeight, rowOf, bottom: y };
 }
 
-// Sync invocations running and waiting over time, and the stretches where the pool was
-// saturated: every thread busy and work waiting for one.
-export function poolLoad(invocations) {
+// Sync invocations running and waiting over time, and the stretches where a pool was
+// saturated: all its threads busy and work waiting for one. Each worker process has a pool of
+// its own; the panel shows their sum against the sum of their sizes.
+function sweep(items) {
   const events = [];
   let poolSize = 0;
-  for (const item of invocations) {
-    if (item.execution_mode !== "sync" || !item.thread_name) continue;
-    const end = item.start_ms + item.duration_ms;
-    events.push([item.start_ms, 1, 0], [end, -1, 0]);
+  for (const item of items) {
+    events.push([item.start_ms, 1, 0], [item.start_ms + item.duration_ms, -1, 0]);
     if (item.pool_wait_ms > 0) events.push([item.start_ms - item.pool_wait_ms, 0, 1], [item.start_ms, 0, -1]);
     if (item.pool_size) poolSize = Math.max(poolSize, item.pool_size);
   }
@@ -96,6 +103,22 @@ export function poolLoad(invocations) {
     }
   }
   return { steps, saturated, poolSize };
+}
+
+export function poolLoad(invocations) {
+  const sync = invocations.filter((item) => item.execution_mode === "sync" && item.thread_name);
+  const byProcess = new Map();
+  for (const item of sync) {
+    const key = item.process_id || "";
+    if (!byProcess.has(key)) byProcess.set(key, []);
+    byProcess.get(key).push(item);
+  }
+  const pools = [...byProcess.values()].map(sweep);
+  return {
+    steps: sweep(sync).steps,
+    saturated: pools.flatMap((pool) => pool.saturated),
+    poolSize: pools.reduce((sum, pool) => sum + pool.poolSize, 0),
+  };
 }
 
 export class Timeline {
@@ -132,6 +155,7 @@ export class Timeline {
 
   update(invocations) {
     this.invocations = invocations;
+    noteProcesses(invocations);
     // Lanes and the pool's load depend on the data only: worked out once, not on every zoom.
     this.lanes = lanesFor(invocations);
     this.load = poolLoad(invocations);
