@@ -13,21 +13,44 @@ import threading
 from collections.abc import Callable
 
 from .context import lookup_invocation
+from .items import LogItem
 
-__all__ = ["InvocationContextFilter", "ShutdownDropCounter", "TelemetryHandler"]
+__all__ = [
+    "WORKER_LOGGERS",
+    "InvocationContextFilter",
+    "ShutdownDropCounter",
+    "TelemetryHandler",
+    "is_worker_logger",
+]
 
 _get_ident = threading.get_ident
 
+#: Name prefixes of the loggers of the Functions worker and its runtimes. The host already
+#: receives and keeps their records (as system logs); exporting them again would fill the app's
+#: traces with dispatch chatter such as "Received FunctionInvocationRequest". A plain prefix,
+#: as the worker's own system-log rule: it takes in ``azure_functions_worker_errors`` too.
+WORKER_LOGGERS = (
+    "azure_functions_worker",
+    "azure_functions_runtime",
+    "azure_functions_runtime_v1",
+    "proxy_worker",
+)
+#: Logger name -> whether it is one of the worker's; a process has few logger names.
+_worker_logger_memo: dict[str, bool] = {}
+_WORKER_LOGGER_MEMO_MAX = 4096
 
-def _message(record: logging.LogRecord) -> str:
-    try:
-        return record.getMessage()
-    except Exception:
-        from .sanitize import safe_str
 
-        args = record.args
-        shown = ", ".join(safe_str(a) for a in args) if isinstance(args, tuple) else safe_str(args)
-        return f"{safe_str(record.msg)} [unformattable arguments: {shown}]"
+def is_worker_logger(name: str) -> bool:
+    """Whether ``name`` starts with one of :data:`WORKER_LOGGERS` (in any case)."""
+    known = _worker_logger_memo.get(name)
+    if known is not None:
+        return known
+    if type(name) is not str:
+        return False
+    found = name.lower().startswith(WORKER_LOGGERS)
+    if len(_worker_logger_memo) < _WORKER_LOGGER_MEMO_MAX:
+        _worker_logger_memo[name] = found
+    return found
 
 
 def _is_library_record(record: logging.LogRecord) -> bool:
@@ -42,13 +65,15 @@ class TelemetryHandler(logging.Handler):
     delivery can never feed back into delivery (they still reach other handlers, or stderr).
     Application records logged there (by an ``extra`` value's ``__str__``, say) are handed to
     ``feedback`` instead, which exports them with the batch being built, without recursing.
+    The records of the Functions worker's own loggers (:data:`WORKER_LOGGERS`) are skipped:
+    the host has them.
     """
 
     def __init__(
         self,
-        submit: Callable[[object], None],
+        submit: Callable[[LogItem], None],
         excluded_threads: set[int],
-        feedback: Callable[[object], None] | None = None,
+        feedback: Callable[[LogItem], None] | None = None,
     ) -> None:
         super().__init__()
         self._submit = submit
@@ -64,16 +89,19 @@ class TelemetryHandler(logging.Handler):
         return True
 
     def emit(self, record: logging.LogRecord) -> None:
-        """Queue ``(record, invocation, message)``; never blocks, never raises."""
+        """Queue the record with its invocation; never blocks, never raises."""
         try:
+            known = _worker_logger_memo.get(record.name)
+            if known or (known is None and is_worker_logger(record.name)):
+                return
             if _get_ident() in self._excluded:
                 if self._feedback is not None and not _is_library_record(record):
-                    self._feedback((record, lookup_invocation(), _message(record)))
+                    self._feedback(LogItem(record, lookup_invocation()))
                     if record.levelno < logging.WARNING:
                         return
                 self._show_if_unheard(record)
                 return
-            self._submit((record, lookup_invocation(), _message(record)))
+            self._submit(LogItem(record, lookup_invocation()))
             if record.levelno >= logging.WARNING:
                 self._show_if_unheard(record)
         except Exception:

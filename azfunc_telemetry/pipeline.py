@@ -14,19 +14,20 @@ import time
 import weakref
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Generic, TypeVar
 
 from .diagnostics import logger, warn_once
-from .export import Envelope, Exporter
+from .export import Exporter, Formatter
 from .forksafe import importing
+from .items import QueueItem
 from .stats import DeliveryStats, TelemetryStats
-
-if TYPE_CHECKING:
-    from .envelope import EnvelopeBuilder
 
 __all__ = ["PeriodicTask", "Pipeline"]
 
 _IDLE_WAIT_S = 1.0
+
+#: The backend's wire item (an Application Insights envelope for the default backend).
+Wire = TypeVar("Wire")
 
 
 class _FlushRequest:
@@ -56,14 +57,14 @@ class PeriodicTask:
         self.next_run = 0.0
 
 
-class Pipeline:
-    """Queue, export thread, flush and shutdown for one exporter."""
+class Pipeline(Generic[Wire]):
+    """Queue, export thread, flush and shutdown for one backend (a formatter and an exporter)."""
 
     def __init__(
         self,
         *,
-        builder_factory: Callable[[], EnvelopeBuilder],
-        exporter_factory: Callable[[DeliveryStats], Exporter],
+        builder_factory: Callable[[], Formatter[Wire]],
+        exporter_factory: Callable[[DeliveryStats], Exporter[Wire]],
         startup_probe: Callable[[], bool] = lambda: False,
         capacity: int,
         batch_size: int,
@@ -85,7 +86,7 @@ class Pipeline:
         os.register_at_fork(after_in_child=lambda: _call_if_alive(reference))
 
     def _start_state(self) -> None:
-        self._items: deque[object] = deque()
+        self._items: deque[QueueItem | _FlushRequest] = deque()
         self._wake = threading.Event()
         self._flushes: list[_FlushRequest] = []
         self._flush_lock = threading.Lock()
@@ -94,14 +95,14 @@ class Pipeline:
         self._flush_drops = self.stats.dropped_total()
         # Built on the export thread when first needed: their imports (http.client, ssl,
         # traceback, opencensus storage) stay off the cold-start path.
-        self.exporter: Exporter | None = None
-        self._builder: EnvelopeBuilder | None = None
+        self.exporter: Exporter[Wire] | None = None
+        self._builder: Formatter[Wire] | None = None
         self._probed = False
         # Items the export thread took from the queue and is turning into envelopes.
-        self._building: list[object] = []
+        self._building: list[QueueItem] = []
         # Records logged on the export thread while it built envelopes (by an extra value's
         # __str__, say): built right after the batch that produced them, at most one level deep.
-        self._fed_back: list[object] = []
+        self._fed_back: list[QueueItem] = []
         self._building_fed_back = False
         self.excluded_threads.clear()
         self._thread = threading.Thread(
@@ -113,7 +114,7 @@ class Pipeline:
 
     # -- caller side ----------------------------------------------------------------------
 
-    def submit(self, item: object) -> None:
+    def submit(self, item: QueueItem) -> None:
         """Queue one item without blocking; a full queue counts a drop instead."""
         items = self._items
         if len(items) >= self._capacity or self._stopping:
@@ -129,7 +130,7 @@ class Pipeline:
         if (size == 1 or size >= self._batch_size) and not self._wake.is_set():
             self._wake.set()
 
-    def feed_back(self, item: object) -> None:
+    def feed_back(self, item: QueueItem) -> None:
         """Queue a record logged on the export thread; one logged while building such a
         record is counted as dropped (``logged_during_export``) instead, so nothing recurses."""
         if self._building_fed_back or len(self._fed_back) >= self._batch_size:
@@ -184,7 +185,7 @@ class Pipeline:
         exporter = self.exporter
         return exporter.pending() if exporter is not None else 0
 
-    def _ensure_exporter(self) -> Exporter:
+    def _ensure_exporter(self) -> Exporter[Wire]:
         if self.exporter is None:
             with importing():
                 if self.exporter is None:
@@ -310,8 +311,8 @@ class Pipeline:
                 self._capacity,
             )
 
-    def _take_batch(self) -> list[object]:
-        batch: list[object] = []
+    def _take_batch(self) -> list[QueueItem]:
+        batch: list[QueueItem] = []
         self._building = batch
         popleft = self._items.popleft
         while len(batch) < self._batch_size:
@@ -325,7 +326,7 @@ class Pipeline:
             batch.append(item)
         return batch
 
-    def _export(self, batch: list[object]) -> None:
+    def _export(self, batch: list[QueueItem]) -> None:
         envelopes = self._build(batch)
         self._building = []
         if not envelopes:
@@ -337,8 +338,8 @@ class Pipeline:
             self.stats.add_dropped("export_error", len(envelopes))
             logger.exception("Exporting %d telemetry item(s) failed", len(envelopes))
 
-    def _build(self, batch: list[object]) -> list[Envelope]:
-        envelopes: list[Envelope] = []
+    def _build(self, batch: list[QueueItem]) -> list[Wire]:
+        envelopes: list[Wire] = []
         self._ensure_exporter()
         assert self._builder is not None
         build = self._builder.build
@@ -354,7 +355,7 @@ class Pipeline:
             self._build_fed_back(envelopes)
         return envelopes
 
-    def _build_fed_back(self, envelopes: list[Envelope]) -> None:
+    def _build_fed_back(self, envelopes: list[Wire]) -> None:
         """Add the records logged while ``envelopes`` were built; see :meth:`feed_back`."""
         items, self._fed_back = self._fed_back, []
         self._building_fed_back = True
@@ -363,8 +364,8 @@ class Pipeline:
         finally:
             self._building_fed_back = False
 
-    def _drain_to_envelopes(self) -> list[Envelope]:
-        batch: list[object] = list(self._building)
+    def _drain_to_envelopes(self) -> list[Wire]:
+        batch: list[QueueItem] = list(self._building)
         while True:
             try:
                 item = self._items.popleft()

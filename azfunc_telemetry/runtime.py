@@ -16,12 +16,12 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .concurrency import ConcurrencyTracker
-from .config import TelemetryConfig, resolve_config
+from .config import InvocationTelemetry, TelemetryConfig, resolve_config
 from .diagnostics import forget_warnings, logger, warn_once
-from .export import Exporter
+from .export import Envelope, Exporter
 from .handler import ShutdownDropCounter, TelemetryHandler
-from .hostjson import host_forwards_logs, read_host_settings
-from .items import MetricItem
+from .hostjson import decide_invocation_telemetry, host_forwards_logs, read_host_settings
+from .items import MetricItem, QueueItem
 from .pipeline import PeriodicTask, Pipeline
 from .stats import DeliveryStats, TelemetryStats
 
@@ -42,7 +42,7 @@ class Runtime:
         self,
         config: TelemetryConfig,
         overrides: dict[str, Any],
-        pipeline: Pipeline | None,
+        pipeline: Pipeline[Envelope] | None,
         handler: TelemetryHandler | None,
     ) -> None:
         self.config = config
@@ -50,7 +50,7 @@ class Runtime:
         self.pipeline = pipeline
         self.handler = handler
 
-    def submit(self, item: object) -> None:
+    def submit(self, item: QueueItem) -> None:
         """Queue an item if export is on; a no-op otherwise."""
         if self.pipeline is not None:
             self.pipeline.submit(item)
@@ -59,7 +59,7 @@ class Runtime:
 _lock = threading.RLock()
 _runtime: Runtime | None = None
 #: The pipeline the last ``shutdown()`` stopped: ``stats()`` keeps reporting its final figures.
-_retired: Pipeline | None = None
+_retired: Pipeline[Envelope] | None = None
 _tracker = ConcurrencyTracker()
 _atexit_registered = False
 _periodic_extras: list[Callable[[Runtime], PeriodicTask | None]] = []
@@ -83,9 +83,10 @@ def register_periodic(factory: Callable[[Runtime], PeriodicTask | None]) -> None
 def setup(
     *,
     connection_string: str | None = None,
-    exporter: Exporter | None = None,
+    exporter: Exporter[Envelope] | None = None,
     strict: bool = False,
     scrub_patterns: Sequence[str] | None = None,
+    invocation_telemetry: InvocationTelemetry | None = None,
     **overrides: Any,
 ) -> TelemetryConfig:
     """Configure telemetry for this process; safe to call any number of times.
@@ -99,6 +100,10 @@ def setup(
         exporter: deliver through this exporter instead (for example ``InMemoryExporter``).
         strict: raise ``ValueError`` on a missing or malformed setting instead of warning.
         scrub_patterns: extra regular expressions whose matches are redacted before export.
+        invocation_telemetry: ``"auto"`` (default), ``"request"`` or ``"dependency"``: report
+            each invocation as a ``requests`` row, or as an ``InProc`` dependency under the
+            host's own request; ``auto`` picks ``dependency`` unless host.json (or its app
+            setting override) turns the host's ``Host.Results`` requests off.
         **overrides: any field of :class:`~azfunc_telemetry.config.TelemetryConfig`.
 
     Returns:
@@ -111,6 +116,8 @@ def setup(
         given["connection_string"] = connection_string
     if scrub_patterns is not None:
         given["scrub_patterns"] = tuple(scrub_patterns)
+    if invocation_telemetry is not None:
+        given["invocation_telemetry"] = invocation_telemetry
     if exporter is not None:
         given["exporter"] = exporter
     with _lock:
@@ -137,10 +144,13 @@ def setup(
         return config
 
 
-def _build(config: TelemetryConfig, given: dict[str, Any], exporter: Exporter | None) -> Runtime:
+def _build(
+    config: TelemetryConfig, given: dict[str, Any], exporter: Exporter[Envelope] | None
+) -> Runtime:
     if not config.enabled or (config.connection is None and exporter is None):
         return Runtime(config=config, overrides=given, pipeline=None, handler=None)
     ikey = config.connection.instrumentation_key if config.connection else _NO_IKEY
+    invocation_telemetry = _decide_invocation_telemetry(config)
 
     def make_builder() -> EnvelopeBuilder:
         from .envelope import EnvelopeBuilder
@@ -151,9 +161,10 @@ def _build(config: TelemetryConfig, given: dict[str, Any], exporter: Exporter | 
             cloud_role=config.cloud_role,
             cloud_role_instance=config.cloud_role_instance,
             scrubber=Scrubber(config.scrub_patterns),
+            invocation_telemetry=invocation_telemetry,
         )
 
-    def make_exporter(stats: DeliveryStats) -> Exporter:
+    def make_exporter(stats: DeliveryStats) -> Exporter[Envelope]:
         if exporter is not None:
             return exporter
         from .export.azure import AzureMonitorExporter
@@ -190,6 +201,13 @@ def _build(config: TelemetryConfig, given: dict[str, Any], exporter: Exporter | 
         if task is not None:
             pipeline.add_periodic(task)
     return runtime
+
+
+def _decide_invocation_telemetry(config: TelemetryConfig) -> str:
+    """``request`` or ``dependency``, decided once per setup (``auto`` reads host.json)."""
+    choice, reason = decide_invocation_telemetry(config.invocation_telemetry)
+    logger.debug("invocations are reported as %s items: %s", choice, reason)
+    return choice
 
 
 def _emit_metrics(runtime: Runtime) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 from . import (
     cold_start,
     exit_latency,
+    kql_queries,
     outage_memory,
     per_invocation,
     per_record,
@@ -43,6 +44,7 @@ BENCHMARKS: dict[str, tuple[str, Benchmark]] = {
     "throughput_export": ("Export side on one core", throughput_export.run),
     "outage_memory": ("Outage memory", outage_memory.run),
     "exit_latency": ("Exit latency", exit_latency.run),
+    "kql": ("KQL queries", kql_queries.run),
 }
 
 #: In-process comparisons run in fresh interpreters (see :mod:`bench.isolated`); the

@@ -38,8 +38,8 @@ class CountingEndpoint:
 
 def _is_burst_item(item: dict[str, Any]) -> bool:
     data = item["data"]
-    if data["baseType"] == "RequestData":
-        return True
+    if data["baseType"] in ("RequestData", "RemoteDependencyData"):
+        return True  # the invocation's own item (a request, or a dependency under the host's)
     return data["baseType"] == "MessageData" and data["baseData"]["message"].startswith("burst ")
 
 

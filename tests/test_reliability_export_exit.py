@@ -22,6 +22,8 @@ from procs.launch import ChildRun, child_environment, run_program, start_program
 from azfunc_telemetry.testing import IngestionEmulator, ScriptedResponse
 
 EXIT_TIMEOUT_S = 1.0
+#: The invocation's own item: a request, or a dependency under the host's request.
+INVOCATION_TYPES = ("RequestData", "RemoteDependencyData")
 #: Writing a thousand items to disk and tearing the interpreter down.
 EXIT_SLACK_S = 0.75
 
@@ -39,8 +41,8 @@ def item_keys(envelopes: Iterable[dict[str, Any]], marker: str) -> set[str]:
     """One key per distinct item of ``invocation_then_exit.py``: its records and its request."""
     keys = {text for text in messages(list(envelopes)) if text.startswith(marker)}
     for envelope in envelopes:
-        if envelope["data"]["baseType"] == "RequestData":
-            keys.add("request " + base(envelope)["id"])
+        if envelope["data"]["baseType"] in INVOCATION_TYPES:
+            keys.add("invocation " + base(envelope)["id"])
     return keys
 
 
@@ -74,7 +76,7 @@ def test_exit_during_a_hung_answer_keeps_the_batch_being_built(
     run = run_program("invocation_then_exit", "1000", "hungbatch", env=env)
     assert run.returncode == 0, run.stderr
     assert run.exit_s <= EXIT_TIMEOUT_S + EXIT_SLACK_S
-    emitted = 1001  # 1,000 records and the invocation's request
+    emitted = 1001  # 1,000 records and the invocation's own item
     figures = final_stats(run)
     saved = item_keys(stored_items(storage), "hungbatch")
     assert len(saved) + figures["dropped"] == emitted, (len(saved), figures, run.stderr)
@@ -117,7 +119,7 @@ def kill_soon_after_the_last_invocation(
         requests = [
             e
             for e in envelopes
-            if e["data"]["baseType"] == "RequestData"
+            if e["data"]["baseType"] in INVOCATION_TYPES
             and base(e)["properties"].get("invocation_id") in invocation_ids(envelopes, marker)
         ]
         return len(records) + len(requests)
