@@ -21,6 +21,7 @@ __all__ = [
     "PoolInfo",
     "TrackerSnapshot",
     "pool_size_fallback",
+    "saturation_summary",
 ]
 
 ENV_THREAD_COUNT = "PYTHON_THREADPOOL_THREAD_COUNT"
@@ -89,6 +90,37 @@ def pool_size_fallback(environ: Any = None) -> tuple[int, str]:
     if env.get("FUNCTIONS_WORKER_RUNTIME"):
         return HOST_DEFAULT_THREAD_COUNT, "host_default"
     return min(32, (os.cpu_count() or 1) + 4), "cpython_default"
+
+
+def saturation_summary(start: InvocationStart) -> str:
+    """What a saturated start met, in one sentence whose figures agree with each other.
+
+    The pool is saturated when all its threads run sync invocations and more work is queued
+    (see :meth:`ConcurrencyTracker.enter_sync`); the sentence says exactly that, with the
+    pool's size and backlog as seen at that moment.
+    """
+    size = start.pool_size
+    if size == 1:
+        busy = "its only thread is running a sync invocation"
+    else:
+        busy = f"all {size} of its threads are running sync invocations"
+    waiting = ""
+    queued = start.pool_queued
+    if queued:
+        noun, verb = ("invocation", "is") if queued == 1 else ("invocations", "are")
+        waiting = f" and {queued} more {noun} {verb} waiting for {'it' if size == 1 else 'one'}"
+    return (
+        f"The worker's thread pool is saturated: {busy}{waiting} "
+        f"(pool size {size}, from {_SOURCE_WORDS.get(start.pool_source, start.pool_source)})."
+    )
+
+
+_SOURCE_WORDS = {
+    "executor": "the pool itself",
+    "app_setting": "PYTHON_THREADPOOL_THREAD_COUNT",
+    "host_default": "the Functions host's default",
+    "cpython_default": "the Python default",
+}
 
 
 def _executor_of_current_thread() -> ThreadPoolExecutor | None:
@@ -165,10 +197,13 @@ class ConcurrencyTracker:
     def enter_sync(self) -> InvocationStart:
         """Count a sync invocation in; decide whether it met a saturated pool.
 
-        Saturated: work waits and no thread can take it (all threads started, a backlog). A
-        pool still starting threads queues work for a moment with nobody waiting on a busy
-        thread, so a backlog alone is not saturation. When the pool cannot be seen, all its
-        threads busy with invocations is the best evidence.
+        Saturated: every thread of the pool is running a sync invocation (this one included)
+        and work is queued behind them, so the queued work waits for a thread to come free.
+        Both figures are read at the same moment and are the ones the warning and the request
+        row report. Threads merely started are not busy: a thread that has just been created,
+        or has just finished an invocation, takes queued work at once, so a backlog beside
+        such a thread is no wait. When the pool cannot be seen, all its threads busy with
+        invocations is the best evidence.
         """
         try:
             thread_name, view = self._local.view
@@ -188,7 +223,7 @@ class ConcurrencyTracker:
             source = "executor"
             queued = queue.qsize()
             grown = len(threads) >= size
-            saturated = queued > 0 and grown
+            saturated = queued > 0 and sync >= size
         if saturated or sync > self._peak_sync or sync + asyn > self._peak_total:
             self._note_sync(sync, asyn, saturated)
         return _new(

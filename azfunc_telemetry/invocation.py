@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 from . import runtime
-from .concurrency import InvocationStart
+from .concurrency import InvocationStart, saturation_summary
 from .context import InvocationContext, activate, deactivate, remember_worker_storage
 from .diagnostics import RateLimitedWarning
 from .ids import new_span_id, new_trace_id, parse_traceparent
@@ -169,12 +169,8 @@ def end(opened: OpenInvocation, result: Any = None, error: BaseException | None 
 
 def _warn_saturated(start: InvocationStart) -> None:
     _saturation_warning.warn(
-        "The worker's thread pool is saturated: %d sync invocations are running on a pool "
-        "of %d threads (%s)%s. Sync functions that block on I/O queue up behind each other. "
-        "Make the function `async def`, raise PYTHON_THREADPOOL_THREAD_COUNT, or add worker "
-        "processes with FUNCTIONS_WORKER_PROCESS_COUNT.",
-        start.inflight_sync,
-        start.pool_size,
-        start.pool_source,
-        f" and {start.pool_queued} more are waiting" if start.pool_queued else "",
+        "%s Sync functions that block on I/O queue up behind each other. Make the function "
+        "`async def`, raise PYTHON_THREADPOOL_THREAD_COUNT, or add worker processes with "
+        "FUNCTIONS_WORKER_PROCESS_COUNT.",
+        saturation_summary(start),
     )

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from azfunc_telemetry.concurrency import ConcurrencyTracker, InvocationStart
+from azfunc_telemetry.concurrency import ConcurrencyTracker, InvocationStart, saturation_summary
 from azfunc_telemetry.context import InvocationContext
 from azfunc_telemetry.items import RequestItem
 
@@ -93,6 +93,87 @@ def test_a_pool_thread_reports_its_pool_and_name() -> None:
     outside = tracker.enter_sync()
     assert outside.pool_queued is None
     assert outside.thread_name == threading.current_thread().name
+
+
+def test_saturation_means_every_thread_runs_an_invocation_and_work_waits() -> None:
+    """A backlog beside a pool thread that runs no invocation is not saturation; all busy is.
+
+    Two threads, four invocations queued at once: while only the first runs (the second
+    thread is started but holds no invocation), two more wait yet nothing is saturated; once
+    both threads run one, the same backlog is saturation and the sentence states it exactly.
+    """
+    tracker = ConcurrencyTracker()
+    gates = [threading.Event() for _ in range(4)]
+    entered = [threading.Event() for _ in range(4)]
+    release = threading.Event()
+    starts: dict[int, InvocationStart] = {}
+
+    def invocation(index: int) -> None:
+        assert gates[index].wait(30)
+        starts[index] = tracker.enter_sync()
+        entered[index].set()
+        try:
+            assert release.wait(30)
+        finally:
+            tracker.exit_sync(starts[index])
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = [pool.submit(invocation, index) for index in range(4)]
+        try:
+            gates[0].set()
+            assert entered[0].wait(30)
+            gates[1].set()
+            assert entered[1].wait(30)
+        finally:
+            release.set()
+            for gate in gates:
+                gate.set()
+        for future in futures:
+            future.result(30)
+    first, second = starts[0], starts[1]
+    assert (first.inflight_sync, first.pool_size, first.pool_queued) == (1, 2, 2)
+    assert first.pool_grown is True and first.saturated is False
+    assert (second.inflight_sync, second.pool_queued, second.saturated) == (2, 2, True)
+    assert saturation_summary(second) == (
+        "The worker's thread pool is saturated: all 2 of its threads are running sync "
+        "invocations and 2 more invocations are waiting for one (pool size 2, from the pool "
+        "itself)."
+    )
+    assert tracker.snapshot().saturated_invocations >= 1
+
+
+@pytest.mark.parametrize(
+    ("size", "source", "queued", "expected"),
+    [
+        (
+            1,
+            "executor",
+            1,
+            "its only thread is running a sync invocation and 1 more invocation is waiting "
+            "for it (pool size 1, from the pool itself).",
+        ),
+        (
+            4,
+            "executor",
+            1,
+            "all 4 of its threads are running sync invocations and 1 more invocation is "
+            "waiting for one (pool size 4, from the pool itself).",
+        ),
+        (
+            3,
+            "app_setting",
+            None,
+            "all 3 of its threads are running sync invocations (pool size 3, from "
+            "PYTHON_THREADPOOL_THREAD_COUNT).",
+        ),
+    ],
+)
+def test_saturation_sentence_is_grammatical(
+    size: int, source: str, queued: int | None, expected: str
+) -> None:
+    """Singular and plural agree with the figures, and an unseen backlog is not invented."""
+    start = InvocationStart(size, 0, size, source, queued, True, True, "t", 0)
+    assert saturation_summary(start) == "The worker's thread pool is saturated: " + expected
 
 
 def _request(trigger: str | None, status: int | None, failed: bool) -> RequestItem:
