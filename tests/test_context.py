@@ -106,13 +106,16 @@ def test_executor_tasks_run_in_the_submitting_invocation() -> None:
     assert seen == {"a": "a", "b": "b", "c": "c"}
 
 
+@pytest.mark.parametrize("module", ["azure_functions_runtime", "azure_functions_runtime_v1"])
 def test_runtime_invocation_variable_is_stamped_when_the_313_runtime_is_loaded(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, module: str
 ) -> None:
-    """On the 3.13+ runtime the helper also sets azure_functions_runtime.invocation_id_cv."""
-    runtime = types.ModuleType("azure_functions_runtime")
+    """On either 3.13+ runtime library the helper also sets that library's invocation_id_cv."""
+    for name in ("azure_functions_runtime", "azure_functions_runtime_v1"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    runtime = types.ModuleType(module)
     runtime.invocation_id_cv = contextvars.ContextVar("invocation_id")  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "azure_functions_runtime", runtime)
+    monkeypatch.setitem(sys.modules, module, runtime)
     seen: list[str | None] = []
 
     @azfunc_telemetry.instrument
