@@ -311,9 +311,7 @@ class FunctionMetadataResponse(Message):
 class FunctionLoadRequest(Message):
     """Host -> worker: load one function."""
 
-    FIELDS = _fields(
-        function_id=str, metadata=RpcFunctionMetadata, managed_dependency_enabled=bool
-    )
+    FIELDS = _fields(function_id=str, metadata=RpcFunctionMetadata, managed_dependency_enabled=bool)
 
 
 class FunctionLoadResponse(Message):
@@ -338,7 +336,9 @@ class InvocationRequest(Message):
 class InvocationResponse(Message):
     """Worker -> host: the invocation's outputs and result."""
 
-    FIELDS = _fields(invocation_id=str, output_data=list, return_value=TypedData, result=StatusResult)
+    FIELDS = _fields(
+        invocation_id=str, output_data=list, return_value=TypedData, result=StatusResult
+    )
 
 
 class FunctionEnvironmentReloadResponse(Message):

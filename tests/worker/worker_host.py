@@ -158,6 +158,16 @@ class WorkerHost:
         """The runtime's own thread pool, on which it runs sync functions."""
         return self.library.get_threadpool_executor()
 
+    def loaded(self, function_name: str) -> Any:
+        """The runtime's record of a loaded function (``is_async`` says loop or pool)."""
+        registry = self.library.handle_event._functions
+        return registry.get_function(self.functions[function_name].function_id)
+
+    def forget_logs(self) -> None:
+        """Start a fresh list of forwarded records (between tests sharing this host)."""
+        with self._lock:
+            self.logs.clear()
+
     def run(self, coroutine: Coroutine[Any, Any, Any]) -> Any:
         """Run ``coroutine`` on the worker's loop in this (the main) thread, like the proxy."""
         return self.loop.run_until_complete(coroutine)
@@ -245,12 +255,16 @@ class WorkerHost:
                 self.executing.discard(invocation.invocation_id)
         return invocation
 
-    def invoke_all(self, calls: Iterable[tuple[str, dict[str, Any], dict[str, Any] | None]]) -> list[Invocation]:
+    def invoke_all(
+        self, calls: Iterable[tuple[str, dict[str, Any], dict[str, Any] | None]]
+    ) -> list[Invocation]:
         """Send all ``calls`` at once, each in its own task, and wait for every response."""
 
         async def together() -> list[Invocation]:
             return list(
-                await asyncio.gather(*(self.invoke(name, inputs, meta) for name, inputs, meta in calls))
+                await asyncio.gather(
+                    *(self.invoke(name, inputs, meta) for name, inputs, meta in calls)
+                )
             )
 
         return self.run(together())
@@ -297,7 +311,11 @@ def _check(result: Any, what: str) -> None:
         raise AssertionError(f"{what} failed: {result.exception.message}")
 
 
-_DIRECTIONS = {"in": protos.BindingInfo.in_, "out": protos.BindingInfo.out, "inout": protos.BindingInfo.inout}
+_DIRECTIONS = {
+    "in": protos.BindingInfo.in_,
+    "out": protos.BindingInfo.out,
+    "inout": protos.BindingInfo.inout,
+}
 
 
 def _read_function_json(app_dir: Path) -> list[Any]:
