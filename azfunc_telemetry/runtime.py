@@ -23,6 +23,7 @@ from .handler import TelemetryHandler
 from .hostjson import host_forwards_logs, read_host_settings
 from .items import MetricItem
 from .pipeline import PeriodicTask, Pipeline
+from .signals import install_sigterm_flush
 from .stats import DeliveryStats, TelemetryStats
 
 if TYPE_CHECKING:
@@ -104,6 +105,7 @@ def setup(
         one with different arguments replaces the pipeline (flushing the old one briefly).
     """
     global _runtime
+    install_sigterm_flush()  # SIGTERM then flushes first (main thread only; see signals.py)
     given: dict[str, Any] = dict(overrides)
     if connection_string is not None:
         given["connection_string"] = connection_string

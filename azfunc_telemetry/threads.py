@@ -53,7 +53,7 @@ def _stamp_worker(invocation_id: str) -> Callable[[], None]:
             token = variable.set(invocation_id)
         except Exception:  # pragma: no cover - a runtime that changed its variable's type
             continue
-        undo.append(lambda variable=variable, token=token: variable.reset(token))
+        undo.append(functools.partial(variable.reset, token))
 
     def undo_all() -> None:
         for step in reversed(undo):
