@@ -27,6 +27,8 @@ __all__ = ["install_sigterm_flush"]
 
 #: What SIGTERM did before the handler went in front: a callable, SIG_IGN, SIG_DFL or None.
 _previous: Any = signal.SIG_DFL
+#: Whether a SIGTERM is being handled right now.
+_handling = False
 #: Time kept, within ``exit_timeout_s``, for starting the stopping thread and returning.
 _MARGIN_S = 0.05
 
@@ -54,6 +56,19 @@ def install_sigterm_flush() -> bool:
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     """Stop telemetry within its exit deadline, then do what SIGTERM did before."""
+    global _handling
+    if _handling:
+        # A second SIGTERM while the first is being handled (Python runs the handler again
+        # between two bytecodes of the first): the first one finishes and acts for both.
+        return
+    _handling = True
+    try:
+        _stop_then_chain(signum, frame)
+    finally:
+        _handling = False
+
+
+def _stop_then_chain(signum: int, frame: FrameType | None) -> None:
     from . import runtime
 
     active = runtime.get_runtime()

@@ -140,6 +140,37 @@ def test_hung_endpoint_still_ends_within_the_exit_timeout_and_the_next_process_d
     assert stored_items(storage) == []
 
 
+def test_a_second_sigterm_does_not_cut_the_first_one_short(
+    emulator: IngestionEmulator, tmp_path: Path
+) -> None:
+    """The host repeats SIGTERM while the handler waits on a hung endpoint: still nothing lost."""
+    storage = tmp_path / "store"
+    env = child_environment(
+        emulator.connection_string,
+        storage,
+        exit_timeout_s=EXIT_TIMEOUT_S,
+        request_timeout_s=30.0,
+        **ONE_BATCH,
+    )
+    emulator.respond_with(lambda _: ScriptedResponse(hang=True))
+    with start_program("stopped_by_sigterm", "200", "twice", "default", env=env) as process:
+        assert process.stdout is not None
+        assert process.stdout.readline().strip() == "ready"
+        emulator.wait_for_requests(1, timeout=20.0)  # the records hang in flight
+        sent = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        # The first handler waits out the hung request for most of exit_timeout_s.
+        with pytest.raises(subprocess.TimeoutExpired):
+            process.wait(0.3)
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=30)
+        took = time.monotonic() - sent
+    assert process.returncode == -signal.SIGTERM
+    assert took > 0.3
+    assert took < EXIT_TIMEOUT_S + EXIT_SLACK_S
+    assert saved(emulator, storage) == expected("twice", 200)
+
+
 def test_ignored_sigterm_flushes_and_telemetry_carries_on(
     emulator: IngestionEmulator, tmp_path: Path
 ) -> None:
