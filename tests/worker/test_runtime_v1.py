@@ -6,8 +6,12 @@ Run by ``nox -s worker`` on Python 3.13, where the runtime installs from PyPI; s
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -16,7 +20,10 @@ pytest.importorskip(
     reason="not installed here: `nox -s worker` runs these tests on Python 3.13",
 )
 
+from helpers import of_type
+from procs.launch import child_environment, stored_items
 from runtime_checks import (
+    NOT_USER,
     PROBE_V1,
     ROUNDS,
     SAMPLES,
@@ -32,7 +39,7 @@ from runtime_checks import (
 from worker_host import WorkerHost, http_input, queue_input, timer_input
 
 import azfunc_telemetry
-from azfunc_telemetry.testing import IngestionEmulator
+from azfunc_telemetry.testing import IngestionEmulator, ScriptedResponse
 
 
 @pytest.fixture(scope="module")
@@ -164,3 +171,50 @@ def test_nothing_of_the_runtime_own_loggers_is_exported(
     names = [str(props(e).get("logger_name", "")) for e in exporting.telemetry("MessageData")]
     assert "__app__.HttpSync" in names
     assert not [n for n in names if n.startswith(("azure.functions", "azure_functions"))]
+
+
+def test_sigterm_after_the_last_invocation_loses_nothing(
+    emulator: IngestionEmulator, tmp_path: Path
+) -> None:
+    """A worker process running the samples in the runtime is stopped by SIGTERM: nothing lost.
+
+    Its records are held in memory (the endpoint asked for a retry in 10 minutes) when the
+    signal comes; they are delivered or stored, and the process still dies of SIGTERM.
+    """
+    storage = tmp_path / "store"
+    env = child_environment(
+        emulator.connection_string, storage, exit_timeout_s=1.0, batch_size=1000
+    )
+    emulator.respond_with(lambda _: ScriptedResponse(status=503, headers={"Retry-After": "600"}))
+    script = str(Path(__file__).resolve().parent / "stop_worker.py")
+    with subprocess.Popen(
+        [sys.executable, script, "3"],
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as process:
+        assert process.stdout is not None
+        assert process.stdout.readline().split() == ["ready", "9"]
+        emulator.wait_for_requests(1, timeout=30.0)
+        assert emulator.envelopes == []
+        emulator.respond_with(None)
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=30)
+    assert process.returncode == -signal.SIGTERM, stderr
+    kept = emulator.envelopes + stored_items(storage)
+    user = [
+        e["data"]["baseData"]["message"]
+        for e in of_type(kept, "MessageData")
+        if not str(props(e).get("logger_name", "")).startswith(NOT_USER)
+    ]
+    assert Counter(user) == Counter(
+        [f"Greeting stop{i}" for i in range(3)]
+        + [f"Quoted sku-s{i} at 9.99" for i in range(3)]
+        + ["Quoted 1 items"] * 3
+        + [f"Priced sku-t{i} at 9.99" for i in range(3)]
+        + ["Sent the quote of 9.99", "Audit record written for 9.99"] * 3
+        + ["Basket of 1 items costs 9.99"] * 3
+    )
+    assert len(of_type(kept, "RequestData")) == 9
