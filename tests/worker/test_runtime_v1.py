@@ -143,6 +143,11 @@ def test_every_sample_loads_and_runs_with_its_records_tagged(
     async_helpers = [log for log in helpers if log.message.startswith(("executor", "thread"))]
     assert len(async_helpers) == 3 * ROUNDS
     assert all(log.kept for log in async_helpers)
+    assert {log.source for log in async_helpers} == {"cv"}
+    sync_helpers = [log for log in host.logs if log.message.startswith(("Priced", "Sent the"))]
+    assert len(sync_helpers) == 3 * ROUNDS
+    assert all(log.kept for log in sync_helpers)
+    assert {log.source for log in sync_helpers} == {"cv"}
 
 
 def test_saturation_figures_match_the_runtime_pool(

@@ -78,6 +78,7 @@ def test_helper_records_carry_the_runtime_invocation(
     helpers = [log for log in host.logs if log.thread_name.startswith(("probe", "Thread-"))]
     assert len(helpers) == 3 * len(calls)
     assert all(log.kept for log in helpers)
+    assert {log.source for log in helpers} == {"cv"}
 
 
 def test_saturation_figures_match_the_runtime_pool(

@@ -46,6 +46,8 @@ class HostLog:
     logger_name: str
     category: str
     invocation_id: str | None
+    #: Where the worker found the id: ``task``, ``cv``, ``thread`` or ``None``.
+    source: str | None
     thread_name: str
     kept: bool
 
@@ -271,8 +273,12 @@ class WorkerHost:
 
     # -- the worker's log forwarding -------------------------------------------------------
 
-    def current_invocation_id(self) -> str | None:
-        """The invocation the worker would attach to a record emitted here."""
+    def current_invocation_id(self) -> tuple[str | None, str | None]:
+        """The invocation the worker would attach to a record emitted here, and where from.
+
+        The sources, in the worker's order: ``task`` (the task's attribute), ``cv`` (the
+        library's ``invocation_id_cv``), ``thread`` (the loop thread's latest invocation).
+        """
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
@@ -281,16 +287,17 @@ class WorkerHost:
             task = asyncio.current_task(loop)
             found = getattr(task, TASK_INVOCATION_ATTRIBUTE, None) if task else None
             if found is not None:
-                return str(found)
+                return str(found), "task"
         value = self.library.invocation_id_cv.get()
         if value is not None:
-            return str(value)
-        return self._thread_invocations.get(threading.get_ident())
+            return str(value), "cv"
+        latest = self._thread_invocations.get(threading.get_ident())
+        return latest, "thread" if latest is not None else None
 
     def forward(self, record: logging.LogRecord, message: str) -> None:
         """What the worker does with every record: send it, tagged, to the host."""
         system = record.name.startswith(SYSTEM_LOGGER_PREFIXES)
-        invocation_id = self.current_invocation_id()
+        invocation_id, source = self.current_invocation_id()
         with self._lock:
             kept = not system and invocation_id in self.executing
             self.logs.append(
@@ -300,6 +307,7 @@ class WorkerHost:
                     logger_name=record.name,
                     category="System" if system else "User",
                     invocation_id=invocation_id,
+                    source=source,
                     thread_name=threading.current_thread().name,
                     kept=kept,
                 )
