@@ -132,7 +132,8 @@ def test_saturation_means_every_thread_runs_an_invocation_and_work_waits() -> No
             future.result(30)
     first, second = starts[0], starts[1]
     assert (first.inflight_sync, first.pool_size, first.pool_queued) == (1, 2, 2)
-    assert first.pool_grown is True and first.saturated is False
+    assert first.pool_grown is True
+    assert first.saturated is False
     assert (second.inflight_sync, second.pool_queued, second.saturated) == (2, 2, True)
     assert saturation_summary(second) == (
         "The worker's thread pool is saturated: all 2 of its threads are running sync "
