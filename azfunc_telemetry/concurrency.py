@@ -95,23 +95,30 @@ def pool_size_fallback(environ: Any = None) -> tuple[int, str]:
 def saturation_summary(start: InvocationStart) -> str:
     """What a saturated start met, in one sentence whose figures agree with each other.
 
-    The pool is saturated when all its threads run sync invocations and more work is queued
-    (see :meth:`ConcurrencyTracker.enter_sync`); the sentence says exactly that, with the
-    pool's size and backlog as seen at that moment.
+    Every thread is taken (running an invocation, or about to take a queued one) and the
+    rest of the queued work waits: ``running + queued - size`` invocations (see
+    :meth:`ConcurrencyTracker.enter_sync`). When the pool cannot be seen, only the running
+    count is known.
     """
-    size = start.pool_size
-    if size == 1:
-        busy = "its only thread is running a sync invocation"
-    else:
-        busy = f"all {size} of its threads are running sync invocations"
-    waiting = ""
-    queued = start.pool_queued
-    if queued:
-        noun, verb = ("invocation", "is") if queued == 1 else ("invocations", "are")
-        waiting = f" and {queued} more {noun} {verb} waiting for {'it' if size == 1 else 'one'}"
+    size, running, queued = start.pool_size, start.inflight_sync, start.pool_queued
+    source = _SOURCE_WORDS.get(start.pool_source, start.pool_source)
+    if queued is None:
+        busy = (
+            "its only thread is running a sync invocation"
+            if size == 1
+            else f"all {size} of its threads are running sync invocations"
+        )
+        return f"The worker's thread pool is saturated: {busy} (pool size {size}, from {source})."
+    waiting = max(1, running + queued - size)
+    noun, verb = ("invocation", "is") if waiting == 1 else ("invocations", "are")
+    taken = (
+        f"its only thread is taken and {waiting} more {noun} {verb} waiting for it"
+        if size == 1
+        else f"all {size} of its threads are taken and {waiting} more {noun} {verb} waiting for one"
+    )
     return (
-        f"The worker's thread pool is saturated: {busy}{waiting} "
-        f"(pool size {size}, from {_SOURCE_WORDS.get(start.pool_source, start.pool_source)})."
+        f"The worker's thread pool is saturated: {taken} ({running} running, {queued} queued, "
+        f"pool size {size}, from {source})."
     )
 
 
@@ -197,13 +204,13 @@ class ConcurrencyTracker:
     def enter_sync(self) -> InvocationStart:
         """Count a sync invocation in; decide whether it met a saturated pool.
 
-        Saturated: every thread of the pool is running a sync invocation (this one included)
-        and work is queued behind them, so the queued work waits for a thread to come free.
-        Both figures are read at the same moment and are the ones the warning and the request
-        row report. Threads merely started are not busy: a thread that has just been created,
-        or has just finished an invocation, takes queued work at once, so a backlog beside
-        such a thread is no wait. When the pool cannot be seen, all its threads busy with
-        invocations is the best evidence.
+        Saturated: the pool holds more sync work than it has threads, so some of it waits.
+        The work is the invocations running (this one included) plus what is queued; each
+        thread not running an invocation takes queued work at once (one just started or
+        just finished is about to), so only the excess waits: ``running + queued > size``.
+        These are the figures the request row and the warning report, so they always agree.
+        When the pool cannot be seen, all its threads busy with invocations is the best
+        evidence.
         """
         try:
             thread_name, view = self._local.view
@@ -223,7 +230,7 @@ class ConcurrencyTracker:
             source = "executor"
             queued = queue.qsize()
             grown = len(threads) >= size
-            saturated = queued > 0 and sync >= size
+            saturated = sync + queued > size
         if saturated or sync > self._peak_sync or sync + asyn > self._peak_total:
             self._note_sync(sync, asyn, saturated)
         return _new(

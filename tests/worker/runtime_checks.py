@@ -135,20 +135,22 @@ def assert_saturation_matches_the_pool(
     saturated = [r for r in rows if r["pool_saturated"] == "true"]
     assert saturated, rows
     for row in rows:
-        busy, queued = int(row["inflight_sync_at_start"]), int(row["pool_queue_depth"])
-        # Saturated exactly when both threads run an invocation and work is queued behind them.
-        assert (row["pool_saturated"] == "true") == (busy >= 2 and queued > 0), row
-        assert busy <= 2, row
-        assert busy + queued <= 5, row
+        running, queued = int(row["inflight_sync_at_start"]), int(row["pool_queue_depth"])
+        # Saturated exactly when the pool holds more sync work than it has threads.
+        assert (row["pool_saturated"] == "true") == (running + queued > 2), row
+        assert running <= 2, row
+        assert running + queued <= 5, row
     warnings = [r.getMessage() for r in caplog.records if "saturated" in r.getMessage()]
     assert len(warnings) == 1, warnings
     match = re.match(
-        r"The worker's thread pool is saturated: all 2 of its threads are running sync "
-        r"invocations and (\d) more (invocations are|invocation is) waiting for one \(pool "
+        r"The worker's thread pool is saturated: all 2 of its threads are taken and (\d) more "
+        r"(invocations are|invocation is) waiting for one \((\d) running, (\d) queued, pool "
         r"size 2, from the pool itself\)\.",
         warnings[0],
     )
     assert match, warnings[0]
-    depth = int(match.group(1))
-    assert depth in {int(r["pool_queue_depth"]) for r in saturated}
-    assert (match.group(2) == "invocation is") == (depth == 1)
+    waiting, running, queued = int(match.group(1)), int(match.group(3)), int(match.group(4))
+    assert waiting == running + queued - 2
+    assert (match.group(2) == "invocation is") == (waiting == 1)
+    figures = {(int(r["inflight_sync_at_start"]), int(r["pool_queue_depth"])) for r in saturated}
+    assert (running, queued) in figures
