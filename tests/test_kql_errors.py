@@ -116,10 +116,24 @@ def error_of(query: str) -> KqlError:
             "arg_max",
         ),
         ("print 1", "operator 'print' is not supported by the local query engine", "print"),
+        ("union requests, requestz", "unknown table 'requestz'", "requestz"),
+        ("requests | summarize countt()", "unknown aggregation function 'countt'", "countt"),
         (
-            "union requests, traces",
-            "operator 'union' is not supported by the local query engine",
-            "union",
+            "requests | summarize n = countt() by name",
+            "unknown aggregation function 'countt'",
+            "countt",
+        ),
+        (
+            "AppRequests | take 1",
+            "unknown table 'AppRequests': that is the workspace name; the classic table is"
+            " 'requests'",
+            "AppRequests",
+        ),
+        (
+            "requests | where TimeGenerated > ago(1h)",
+            "unknown column 'TimeGenerated': that is the workspace name; the classic column is"
+            " 'timestamp'",
+            "TimeGenerated",
         ),
     ],
 )  # fmt: skip

@@ -98,6 +98,12 @@ class TelemetryStore:
                     f'"{name}" {_SQL_TYPES.get(kind, "TEXT")}' for name, kind in kinds.items()
                 )
                 connection.execute(f'CREATE TABLE IF NOT EXISTS "{table}" ({columns})')
+                # A store written by an older version lacks the newer columns: add them.
+                present = {row[1] for row in connection.execute(f'PRAGMA table_info("{table}")')}
+                for name, kind in kinds.items():
+                    if name not in present:
+                        sql_type = _SQL_TYPES.get(kind, "TEXT")
+                        connection.execute(f'ALTER TABLE "{table}" ADD COLUMN "{name}" {sql_type}')
                 connection.execute(
                     f'CREATE INDEX IF NOT EXISTS "ix_{table}_timestamp" ON "{table}" (timestamp)'
                 )
@@ -171,6 +177,15 @@ class TelemetryStore:
         """
         self._check_table(table)
         return tuple(COLUMN_TYPES[table])
+
+    def column_types(self, table: str) -> dict[str, str]:
+        """Column name to Kusto type (``string``, ``long``, ``datetime``...) for ``table``.
+
+        Raises:
+            UnknownTableError: ``table`` is not one of :data:`TABLES`.
+        """
+        self._check_table(table)
+        return dict(COLUMN_TYPES[table])
 
     def rows(self, table: str) -> list[dict[str, Any]]:
         """All rows of ``table`` in insertion order, decoded to Python values.

@@ -26,6 +26,7 @@ __all__ = [
     "assert_saturation_matches_the_pool",
     "by_invocation",
     "delivered",
+    "invocation_items",
     "props",
     "succeeded",
 ]
@@ -53,15 +54,28 @@ def succeeded(invocations: list[Invocation]) -> list[bool]:
     return [i.response.result.status == 1 for i in invocations]
 
 
+def invocation_items(envelopes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The per-invocation items: ``InProc`` dependencies under the host's request, or requests."""
+    return [
+        e
+        for e in envelopes
+        if e["data"]["baseType"] == "RequestData"
+        or (
+            e["data"]["baseType"] == "RemoteDependencyData"
+            and e["data"]["baseData"].get("type") == "InProc"
+        )
+    ]
+
+
 def delivered(emulator: IngestionEmulator) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Flush, then the app's traces and the request rows that reached the emulator."""
+    """Flush, then the app's traces and the per-invocation items that reached the emulator."""
     assert azfunc_telemetry.flush(60), azfunc_telemetry.stats()
     traces = [
         e
         for e in emulator.telemetry("MessageData")
         if not str(props(e).get("logger_name", "")).startswith(NOT_USER)
     ]
-    return traces, emulator.telemetry("RequestData")
+    return traces, invocation_items(emulator.envelopes)
 
 
 def by_invocation(traces: list[dict[str, Any]]) -> dict[str | None, Counter[str]]:
@@ -76,7 +90,7 @@ def by_invocation(traces: list[dict[str, Any]]) -> dict[str | None, Counter[str]
 def assert_runs_where_the_runtime_runs_it(
     host: WorkerHost, invocations: list[Invocation], requests: list[dict[str, Any]]
 ) -> None:
-    """One request row per invocation; sync ones ran on the runtime's pool, async on its loop."""
+    """One invocation item each; sync invocations ran on the runtime's pool, async on its loop."""
     rows = Counter(props(r)["invocation_id"] for r in requests)
     assert all(rows[i.invocation_id] == 1 for i in invocations), rows
     pool_threads = {thread.name for thread in host.pool._threads}

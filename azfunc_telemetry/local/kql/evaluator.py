@@ -19,7 +19,9 @@ from .expressions import ExpressionEvaluator
 from .joins import join_tables
 from .parser import parse
 from .result import QueryResult, Table, TableSource
+from .unions import UnionLeg, expand_legs, union_tables
 from .values import UTC
+from .workspace_names import CLASSIC_TABLES
 
 __all__ = ["run_query"]
 
@@ -78,22 +80,43 @@ class _Evaluator:
     def table(self, ref: ast.TableRef) -> Table:
         if ref.name in self.tables:
             stored = self.tables[ref.name]
-            return Table(list(stored.columns), list(stored.rows))
+            return Table(list(stored.columns), list(stored.rows), dict(stored.types))
         try:
             columns = list(self.source.columns(ref.name))
         except (LookupError, ValueError):
             columns = []
         if not columns:
             raise KqlError(self._unknown_table_message(ref.name), ref.pos)
-        rows = [
-            {name: _as_utc(raw.get(name)) for name in columns} for raw in self.source.rows(ref.name)
-        ]
-        return Table(columns, rows)
+        types = self._column_types(ref.name)
+        strings = [name for name in columns if types.get(name) == "string"]
+        rows = []
+        for raw in self.source.rows(ref.name):
+            row = {name: _as_utc(raw.get(name)) for name in columns}
+            for name in strings:  # Kusto strings are never null
+                if row[name] is None:
+                    row[name] = ""
+            rows.append(row)
+        return Table(columns, rows, types)
+
+    def _column_types(self, table: str) -> dict[str, str]:
+        column_types = getattr(self.source, "column_types", None)
+        if column_types is None:
+            return {}
+        try:
+            return dict(column_types(table))
+        except (LookupError, ValueError):
+            return {}
+
+    def known_tables(self) -> list[str]:
+        """The source's tables (when it lists them) followed by the query's tabular lets."""
+        return [str(table) for table in getattr(self.source, "TABLES", ())] + list(self.tables)
 
     def _unknown_table_message(self, name: str) -> str:
         message = f"unknown table '{name}'"
-        known = [str(table) for table in getattr(self.source, "TABLES", ())]
-        known += list(self.tables)
+        if name in CLASSIC_TABLES:
+            classic = CLASSIC_TABLES[name]
+            return f"{message}: that is the workspace name; the classic table is '{classic}'"
+        known = self.known_tables()
         close = [table for table in known if table.lower() == name.lower()]
         if close:
             message += f" (did you mean '{close[0]}'?)"
@@ -101,12 +124,27 @@ class _Evaluator:
             message += f"; known tables: {', '.join(known)}"
         return message
 
+    def union(self, op: ast.Union, piped: UnionLeg | None) -> Table:
+        legs = expand_legs(
+            op, self.known_tables(), self.table, self.query, first_index=0 if piped is None else 1
+        )
+        return union_tables(op, legs if piped is None else [piped, *legs])
+
     def query(self, query: ast.Query) -> Table:
         source = query.source
-        table = self.query(source) if isinstance(source, ast.Query) else self.table(source)
-        for operator in query.operators:
+        if isinstance(source, ast.Query):
+            table = self.query(source)
+        elif isinstance(source, ast.Union):
+            table = self.union(source, None)
+        else:
+            table = self.table(source)
+        for index, operator in enumerate(query.operators):
             if isinstance(operator, ast.Join):
                 table = join_tables(operator, table, self.query(operator.right))
+            elif isinstance(operator, ast.Union):
+                plain = isinstance(source, ast.TableRef) and index == 0
+                name = source.name if isinstance(source, ast.TableRef) and plain else "union_arg0"
+                table = self.union(operator, UnionLeg(name, table))
             else:
                 table = _OPERATORS[type(operator)](operator, table, self.exprs)
         return table

@@ -187,7 +187,13 @@ class ExpressionParser:
     def postfix(self) -> ast.Expr:
         expr = self.primary()
         while True:
-            if self.at_punct("."):
+            if self.at_punct(".") and self.at_punct("[", 1):
+                self.advance()  # `bag.['key']` is the same as `bag['key']`
+                bracket = self.advance()
+                index = self.expr()
+                self.expect_punct("]")
+                expr = ast.Index(expr, index, bracket.pos)
+            elif self.at_punct("."):
                 self.advance()
                 key = self.expect_ident("a property name after '.'")
                 expr = ast.Member(expr, key.text, key.pos)

@@ -16,6 +16,7 @@ from .errors import EvaluationError, KqlError
 from .expression_parser import STRING_OPERATORS
 from .functions import SCALAR_FUNCTIONS
 from .operations import arithmetic, compare, logical, string_match, unary, values_equal
+from .workspace_names import CLASSIC_COLUMNS
 
 __all__ = ["ExpressionEvaluator", "aggregate_calls", "infer_name", "unique_name"]
 
@@ -144,7 +145,8 @@ class ExpressionEvaluator:
             return
         scalar = SCALAR_FUNCTIONS.get(call.name)
         if scalar is None:
-            raise KqlError(f"unknown function '{call.name}'", call.pos)
+            kind = "aggregation function" if aggregate_columns is not None else "function"
+            raise KqlError(f"unknown {kind} '{call.name}'", call.pos)
         _check_arity(call, scalar.min_args, scalar.max_args)
         for arg in call.args:
             self.check(arg, columns, aggregate_columns=aggregate_columns)
@@ -221,8 +223,8 @@ class ExpressionEvaluator:
         self, expr: ast.InList, row: Mapping[str, Any], aggregates: Mapping[int, Any] | None
     ) -> bool | None:
         left = self.evaluate(expr.left, row, aggregates)
-        if left is None:
-            return None
+        if left is None:  # null is in no list, so `!in` holds
+            return expr.negated
         candidates: list[Any] = []
         for item in expr.items:
             value = self.evaluate(item, row, aggregates)
@@ -273,6 +275,9 @@ def _check_arity(call: ast.Call, min_args: int, max_args: int | None) -> None:
 
 def _unknown_column_message(name: str, columns: Collection[str]) -> str:
     message = f"unknown column '{name}'"
+    classic = CLASSIC_COLUMNS.get(name)
+    if classic is not None and classic in columns:
+        return f"{message}: that is the workspace name; the classic column is '{classic}'"
     matches = [column for column in columns if column.lower() == name.lower()]
     if matches:
         message += f" (did you mean '{matches[0]}'? column names are case-sensitive)"

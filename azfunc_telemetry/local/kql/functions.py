@@ -220,8 +220,8 @@ def _extract(args: Sequence[Any], _now: datetime) -> Any:
     except re.error as error:
         raise EvaluationError(f"invalid regular expression: {error}") from None
     if match is None or group > (match.re.groups or 0):
-        return None
-    return match.group(group)
+        return ""  # Kusto strings are never null
+    return match.group(group) or ""
 
 
 # --- nulls and conditionals -------------------------------------------------------------------

@@ -29,6 +29,11 @@ def _key(row: dict[str, Any], columns: list[str]) -> tuple[object, ...] | None:
     return tuple(group_key(value) for value in values)
 
 
+def _missing_row(table: Table) -> dict[str, Any]:
+    """The cells an outer join gives a side without a match: "" for strings, else null."""
+    return {name: "" if table.types.get(name) == "string" else None for name in table.columns}
+
+
 def join_tables(op: ast.Join, left: Table, right: Table) -> Table:
     """Join ``left`` and ``right`` as ``op`` describes.
 
@@ -58,11 +63,11 @@ def join_tables(op: ast.Join, left: Table, right: Table) -> Table:
         left_seen = {_key(row, left_keys) for row in left.rows} - {None}
         wanted = kind == "rightsemi"
         rows = [row for row in right.rows if (_key(row, right_keys) in left_seen) == wanted]
-        return Table(list(right.columns), [dict(row) for row in rows])
+        return Table(list(right.columns), [dict(row) for row in rows], dict(right.types))
     if kind in _LEFT_ONLY:
         wanted = kind == "leftsemi"
         rows = [row for row in left.rows if (_key(row, left_keys) in index) == wanted]
-        return Table(list(left.columns), [dict(row) for row in rows])
+        return Table(list(left.columns), [dict(row) for row in rows], dict(left.types))
 
     columns = list(left.columns)
     right_names: dict[str, str] = {}
@@ -70,12 +75,17 @@ def join_tables(op: ast.Join, left: Table, right: Table) -> Table:
         right_names[name] = unique_name(name, columns)
         columns.append(right_names[name])
 
+    left_missing = _missing_row(left)
+    right_missing = _missing_row(right)
+
     def combine(
         left_row: dict[str, Any] | None, right_row: dict[str, Any] | None
     ) -> dict[str, Any]:
-        out = {name: None if left_row is None else left_row[name] for name in left.columns}
+        left_values = left_missing if left_row is None else left_row
+        right_values = right_missing if right_row is None else right_row
+        out = {name: left_values[name] for name in left.columns}
         for name, renamed in right_names.items():
-            out[renamed] = None if right_row is None else right_row[name]
+            out[renamed] = right_values[name]
         return out
 
     joined: list[dict[str, Any]] = []
@@ -99,4 +109,6 @@ def join_tables(op: ast.Join, left: Table, right: Table) -> Table:
             for position, row in enumerate(right.rows)
             if position not in matched_right
         )
-    return Table(columns, joined)
+    types = dict(left.types)
+    types.update({right_names[name]: kind for name, kind in right.types.items()})
+    return Table(columns, joined, types)

@@ -5,7 +5,7 @@ Grammar (``{x}`` = zero or more, ``[x]`` = optional, quoted text = literal token
 
     script      := { 'let' IDENT '=' (query | expr) ';' } query [';'] EOF
     query       := source { '|' operator }
-    source      := IDENT | '(' query ')'
+    source      := IDENT | '(' query ')' | 'union' union
     operator    := ('where' | 'filter') expr
                  | 'project' named {',' named}
                  | 'project-away' column {',' column}
@@ -18,7 +18,11 @@ Grammar (``{x}`` = zero or more, ``[x]`` = optional, quoted text = literal token
                  | 'count'
                  | 'distinct' ('*' | column {',' column})
                  | 'join' ['kind' '=' IDENT] ('(' query ')' | IDENT) 'on' cond {(',' | 'and') cond}
+                 | 'union' union
                  | 'render' IDENT ['with' '(' ... ')']    -- only as the last operator; ignored
+    union       := {('kind' '=' ('inner' | 'outer') | 'withsource' '=' IDENT
+                     | 'isfuzzy' '=' ('true' | 'false'))} leg {',' leg}
+    leg         := '(' query ')' | IDENT | pattern with '*' such as '*' or 'app*'
     named       := [IDENT '='] expr
     column      := IDENT | '[' STRING ']'
     sortkey     := expr ['asc' | 'desc'] ['nulls' ('first' | 'last')]
@@ -35,7 +39,7 @@ Grammar (``{x}`` = zero or more, ``[x]`` = optional, quoted text = literal token
     additive    := multiplicative {('+' | '-') multiplicative}
     multiplicative := unary {('*' | '/' | '%') unary}
     unary       := ('-' | '+') unary | postfix
-    postfix     := primary { '.' IDENT | '[' expr ']' }
+    postfix     := primary { '.' IDENT | ['.'] '[' expr ']' }
     primary     := STRING | INT | REAL | TIMESPAN | 'true' | 'false'
                  | 'datetime(' raw ')' | 'timespan(' raw ')' | 'dynamic' '(' json ')'
                  | TYPE '(' 'null' ')' | IDENT '(' [expr {',' expr}] ')' | IDENT
@@ -73,14 +77,16 @@ _UNSUPPORTED_OPERATORS = frozenset(
         "as", "consume", "evaluate", "extend-if", "facet", "find", "fork", "getschema", "invoke",
         "lookup", "make-series", "mv-apply", "mv-expand", "parse", "parse-kv", "parse-where",
         "partition", "print", "project-keep", "project-reorder", "range", "reduce", "sample",
-        "sample-distinct", "scan", "search", "serialize", "top-hitters", "top-nested", "union",
+        "sample-distinct", "scan", "search", "serialize", "top-hitters", "top-nested",
     )
 )  # fmt: skip
 
 # Tabular operators that start a query instead of reading a table.
 _UNSUPPORTED_SOURCES = frozenset(
-    ("datatable", "evaluate", "externaldata", "find", "print", "range", "search", "union")
+    ("datatable", "evaluate", "externaldata", "find", "print", "range", "search")
 )
+# Words that start a tabular expression, so `let name = union ...;` binds a table.
+_TABULAR_STARTS = frozenset(("union",))
 
 
 class _QueryParser(ExpressionParser):
@@ -104,17 +110,40 @@ class _QueryParser(ExpressionParser):
         name = self.expect_ident("a name after 'let'")
         self.expect_punct("=")
         value: ast.Expr | ast.Query
-        if self.peek().kind is TokenKind.IDENT and self.at_punct("|", 1):
+        starts_table = self.peek().kind is TokenKind.IDENT and (
+            self.at_punct("|", 1) or self.peek().text in _TABULAR_STARTS
+        )
+        if starts_table or (self.at_punct("(") and self._parenthesised_query()):
             value = self.query()
         else:
             value = self.expr()
         self.expect_punct(";")
         return ast.LetStatement(name.text, value, name.pos)
 
+    def _parenthesised_query(self) -> bool:
+        """Whether the ``(`` at the cursor opens a tabular query rather than an expression."""
+        depth, offset = 0, 0
+        while True:
+            token = self.peek(offset)
+            if token.kind is TokenKind.EOF:
+                return False
+            if token.kind is TokenKind.PUNCT and token.text in "([":
+                depth += 1
+            elif token.kind is TokenKind.PUNCT and token.text in ")]":
+                depth -= 1
+                if depth == 0:
+                    return False
+            elif depth == 1 and token.kind is TokenKind.PUNCT and token.text == "|":
+                return True
+            offset += 1
+
     def query(self) -> ast.Query:
         start = self.peek()
-        source: ast.TableRef | ast.Query
-        if self.at_punct("("):
+        source: ast.TableRef | ast.Query | ast.Union
+        if self.at_word("union"):
+            self.advance()
+            source = self.union(start.pos)
+        elif self.at_punct("("):
             self.advance()
             source = self.query()
             self.expect_punct(")")
@@ -193,6 +222,8 @@ class _QueryParser(ExpressionParser):
             return ast.Distinct(self.column_list(), pos)
         if name == "join":
             return self.join(pos)
+        if name == "union":
+            return self.union(pos)
         if name == "render":
             self.render()
             return None
@@ -281,6 +312,45 @@ class _QueryParser(ExpressionParser):
             self.advance()
             conditions.append(self.join_condition())
         return ast.Join(kind, right, tuple(conditions), pos)
+
+    def union(self, pos: int) -> ast.Union:
+        inner, source_column, fuzzy = False, None, False
+        while self.peek().kind is TokenKind.IDENT and self.at_punct("=", 1):
+            parameter = self.advance()
+            self.advance()
+            if parameter.text == "kind":
+                kind = self.expect_ident("'inner' or 'outer'")
+                if kind.text not in ("inner", "outer"):
+                    raise KqlError(f"unknown union kind '{kind.text}'", kind.pos)
+                inner = kind.text == "inner"
+            elif parameter.text == "withsource":
+                source_column = self.expect_ident("a column name after 'withsource='").text
+            elif parameter.text == "isfuzzy":
+                if not (self.at_word("true") or self.at_word("false")):
+                    raise self.fail("'true' or 'false'")
+                fuzzy = self.advance().text == "true"
+            else:
+                raise KqlError(f"unknown union parameter '{parameter.text}'", parameter.pos)
+        legs = [self.union_leg()]
+        while self.at_punct(","):
+            self.advance()
+            legs.append(self.union_leg())
+        return ast.Union(tuple(legs), inner, source_column, fuzzy, pos)
+
+    def union_leg(self) -> ast.TableRef | ast.Query:
+        start = self.peek()
+        if self.at_punct("("):
+            self.advance()
+            leg = self.query()
+            self.expect_punct(")")
+            return leg
+        if not (self.at_punct("*") or start.kind is TokenKind.IDENT):
+            raise self.fail("a table name, a wildcard or '(' after 'union'")
+        name = self.advance().text
+        # Glue a wildcard pattern such as `app*` or `*Events` back together.
+        while self.adjacent(0) and (self.at_punct("*") or self.peek().kind is TokenKind.IDENT):
+            name += self.advance().text
+        return ast.TableRef(name, start.pos)
 
     def join_side(self) -> tuple[str, ast.ColumnRef]:
         side = self.peek()

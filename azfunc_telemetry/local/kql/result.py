@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-__all__ = ["QueryResult", "Table", "TableSource"]
+__all__ = ["QueryResult", "Table", "TableSource", "TypedTableSource"]
 
 
 class TableSource(Protocol):
@@ -21,6 +21,19 @@ class TableSource(Protocol):
 
     def columns(self, table: str) -> tuple[str, ...]:
         """The column names of ``table`` in display order; raises ``KeyError`` if unknown."""
+        ...
+
+
+class TypedTableSource(TableSource, Protocol):
+    """A source that also knows its columns' Kusto types (``string``, ``long``, ``dynamic``...).
+
+    With types the engine behaves as Kusto does with a schema: string cells are never null
+    (an absent value reads as ``""``) and comparing, say, a string column with a number is an
+    error at the comparison rather than an empty result.
+    """
+
+    def column_types(self, table: str) -> dict[str, str]:
+        """Column name to Kusto type for ``table``; raises ``KeyError`` if unknown."""
         ...
 
 
@@ -43,10 +56,16 @@ class QueryResult:
 
 @dataclass
 class Table:
-    """An intermediate table flowing between operators; rows are dicts keyed by column."""
+    """An intermediate table flowing between operators; rows are dicts keyed by column.
+
+    ``types`` holds the Kusto type of the columns whose type is known statically (those read
+    from a typed source and passed through unchanged), so comparisons Kusto rejects can be
+    reported before any row is read.
+    """
 
     columns: list[str]
     rows: list[dict[str, Any]]
+    types: dict[str, str] = field(default_factory=dict)
 
     def to_result(self) -> QueryResult:
         """Freeze into the public list-of-lists shape."""

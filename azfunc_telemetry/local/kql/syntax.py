@@ -39,6 +39,7 @@ __all__ = [
     "Take",
     "Top",
     "Unary",
+    "Union",
     "Where",
 ]
 
@@ -261,6 +262,21 @@ class Join:
     pos: int
 
 
+@dataclass(frozen=True, slots=True)
+class Union:
+    """``union [kind=outer|inner] [withsource=Col] [isfuzzy=bool] legs``.
+
+    As a query's source it unions only ``legs``; after a pipe the input table is the first leg.
+    A :class:`TableRef` leg may hold ``*`` wildcards (``union *``, ``union app*``).
+    """
+
+    legs: tuple[TableRef | Query, ...]
+    inner: bool
+    source_column: str | None
+    fuzzy: bool
+    pos: int
+
+
 Operator = (
     Where
     | Project
@@ -274,6 +290,7 @@ Operator = (
     | Count
     | Distinct
     | Join
+    | Union
 )
 
 
@@ -292,7 +309,7 @@ class TableRef:
 class Query:
     """A tabular pipeline: a source followed by ``|``-separated operators."""
 
-    source: TableRef | Query
+    source: TableRef | Query | Union
     operators: tuple[Operator, ...]
     pos: int
 
