@@ -110,7 +110,6 @@ def setup(
         one with different arguments replaces the pipeline (flushing the old one briefly).
     """
     global _runtime
-    install_sigterm_flush()  # SIGTERM then flushes first (main thread only; see signals.py)
     given: dict[str, Any] = dict(overrides)
     if connection_string is not None:
         given["connection_string"] = connection_string
@@ -120,6 +119,7 @@ def setup(
         given["invocation_telemetry"] = invocation_telemetry
     if exporter is not None:
         given["exporter"] = exporter
+    install_sigterm_flush()  # SIGTERM then flushes first (main thread only; see signals.py)
     with _lock:
         current = _runtime
         if current is not None and (not given or given == current.overrides):
