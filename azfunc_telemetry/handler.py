@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable
 
 from .context import lookup_invocation
+from .items import LogItem
 
 __all__ = ["WORKER_LOGGERS", "InvocationContextFilter", "TelemetryHandler", "is_worker_logger"]
 
@@ -49,17 +50,6 @@ def is_worker_logger(name: str) -> bool:
     return found
 
 
-def _message(record: logging.LogRecord) -> str:
-    try:
-        return record.getMessage()
-    except Exception:
-        from .sanitize import safe_str
-
-        args = record.args
-        shown = ", ".join(safe_str(a) for a in args) if isinstance(args, tuple) else safe_str(args)
-        return f"{safe_str(record.msg)} [unformattable arguments: {shown}]"
-
-
 class TelemetryHandler(logging.Handler):
     """Queues every record it sees, with the invocation it belongs to, for export.
 
@@ -68,7 +58,7 @@ class TelemetryHandler(logging.Handler):
     records of the Functions worker's own loggers (:data:`WORKER_LOGGERS`): the host has them.
     """
 
-    def __init__(self, submit: Callable[[object], None], excluded_threads: set[int]) -> None:
+    def __init__(self, submit: Callable[[LogItem], None], excluded_threads: set[int]) -> None:
         super().__init__()
         self._submit = submit
         self._excluded = excluded_threads
@@ -82,7 +72,7 @@ class TelemetryHandler(logging.Handler):
         return True
 
     def emit(self, record: logging.LogRecord) -> None:
-        """Queue ``(record, invocation, message)``; never blocks, never raises."""
+        """Queue the record with its invocation; never blocks, never raises."""
         try:
             known = _worker_logger_memo.get(record.name)
             if known or (known is None and is_worker_logger(record.name)):
@@ -90,7 +80,7 @@ class TelemetryHandler(logging.Handler):
             if _get_ident() in self._excluded:
                 self._show_if_unheard(record)
                 return
-            self._submit((record, lookup_invocation(), _message(record)))
+            self._submit(LogItem(record, lookup_invocation()))
             if record.levelno >= logging.WARNING:
                 self._show_if_unheard(record)
         except Exception:
