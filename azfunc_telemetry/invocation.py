@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 from . import runtime
-from .concurrency import InvocationStart, saturation_summary
+from .concurrency import InvocationStart
 from .context import InvocationContext, activate, deactivate, remember_worker_storage
 from .diagnostics import RateLimitedWarning
 from .ids import new_span_id, new_trace_id, parse_traceparent
@@ -168,6 +168,8 @@ def end(opened: OpenInvocation, result: Any = None, error: BaseException | None 
 
 
 def _warn_saturated(start: InvocationStart) -> None:
+    from .concurrency import saturation_summary  # the rare path: at most once a minute
+
     _saturation_warning.warn(
         "%s Sync functions that block on I/O queue up behind each other. Make the function "
         "`async def`, raise PYTHON_THREADPOOL_THREAD_COUNT, or add worker processes with "

@@ -106,16 +106,13 @@ def test_executor_tasks_run_in_the_submitting_invocation() -> None:
     assert seen == {"a": "a", "b": "b", "c": "c"}
 
 
-@pytest.mark.parametrize("module", ["azure_functions_runtime", "azure_functions_runtime_v1"])
 def test_runtime_invocation_variable_is_stamped_when_the_313_runtime_is_loaded(
-    monkeypatch: pytest.MonkeyPatch, module: str
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """On either 3.13+ runtime library the helper also sets that library's invocation_id_cv."""
-    for name in ("azure_functions_runtime", "azure_functions_runtime_v1"):
-        monkeypatch.delitem(sys.modules, name, raising=False)
-    runtime = types.ModuleType(module)
+    """On the 3.13+ runtime the helper also sets azure_functions_runtime.invocation_id_cv."""
+    runtime = types.ModuleType("azure_functions_runtime")
     runtime.invocation_id_cv = contextvars.ContextVar("invocation_id")  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, module, runtime)
+    monkeypatch.setitem(sys.modules, "azure_functions_runtime", runtime)
     seen: list[str | None] = []
 
     @azfunc_telemetry.instrument
@@ -274,3 +271,26 @@ def test_warnings_still_reach_stderr_when_ours_is_the_only_handler(tmp_path: Pat
     )
     assert "disk almost full" in result.stderr
     assert "routine detail" not in result.stderr
+
+
+def test_the_function_json_runtime_variable_is_stamped_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the function.json runtime loaded, helper threads set its invocation_id_cv as well."""
+    monkeypatch.delitem(sys.modules, "azure_functions_runtime", raising=False)
+    runtime = types.ModuleType("azure_functions_runtime_v1")
+    invocation_id_cv: contextvars.ContextVar[str] = contextvars.ContextVar("invocation_id")
+    runtime.invocation_id_cv = invocation_id_cv  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "azure_functions_runtime_v1", runtime)
+    seen: list[str | None] = []
+
+    def record_runtime_id() -> None:
+        seen.append(invocation_id_cv.get(None))
+
+    @azfunc_telemetry.instrument
+    def entry(context: Any) -> threading.Thread:
+        return threading.Thread(target=azfunc_telemetry.wrap_in_invocation(record_runtime_id))
+
+    thread = entry(context=FakeContext("rt", invocation_id="cv-v1"))
+    thread.start()
+    thread.join()
+    assert seen == ["cv-v1"]
+    assert invocation_id_cv.get(None) is None  # reset when the wrapped call ended
