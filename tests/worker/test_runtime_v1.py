@@ -95,6 +95,7 @@ def _calls() -> tuple[list[Call], list[Counter[str]]]:
                     f"executor record {tag} 0",
                     f"executor record {tag} 1",
                     f"thread record {tag}",
+                    f"to_thread record {tag}",
                     f"main record {tag}",
                 ]
             )
@@ -140,9 +141,10 @@ def test_every_sample_loads_and_runs_with_its_records_tagged(
     assert_host_gets_each_record_once_with_its_invocation(host, wanted, untracked)
     failed = [r for r in requests if not r["data"]["baseData"]["success"]]
     assert [props(r)["invocation_id"] for r in failed] == [invocations[-1].invocation_id]
-    helpers = [log for log in host.logs if log.thread_name.startswith(("probe", "Thread-"))]
-    async_helpers = [log for log in helpers if log.message.startswith(("executor", "thread"))]
-    assert len(async_helpers) == 3 * ROUNDS
+    async_helpers = [
+        log for log in host.logs if log.message.startswith(("executor", "thread", "to_thread"))
+    ]
+    assert len(async_helpers) == 4 * ROUNDS
     assert all(log.kept for log in async_helpers)
     assert {log.source for log in async_helpers} == {"cv"}
     sync_helpers = [log for log in host.logs if log.message.startswith(("Priced", "Sent the"))]

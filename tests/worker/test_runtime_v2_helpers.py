@@ -51,23 +51,22 @@ def fresh_logs(host: WorkerHost) -> None:
 def test_helper_records_carry_the_runtime_invocation(
     host: WorkerHost, exporting: IngestionEmulator
 ) -> None:
-    """Executor and thread records of sync and async functions reach the worker with their id."""
+    """Executor, thread and to_thread records of sync and async functions carry their id."""
     calls: list[Call] = []
     expected: list[Counter[str]] = []
     for i in range(ROUNDS):
         for name in ("sync_helpers", "async_helpers"):
             tag = f"{name}{i}"
             calls.append((name, {"req": http_input({"tag": tag})}, None))
-            expected.append(
-                Counter(
-                    [
-                        f"executor record {tag} 0",
-                        f"executor record {tag} 1",
-                        f"thread record {tag}",
-                        f"main record {tag}",
-                    ]
-                )
-            )
+            records = [
+                f"executor record {tag} 0",
+                f"executor record {tag} 1",
+                f"thread record {tag}",
+                f"main record {tag}",
+            ]
+            if name == "async_helpers":
+                records.append(f"to_thread record {tag}")
+            expected.append(Counter(records))
     invocations = host.invoke_all(calls)
     traces, requests = delivered(exporting)
     assert succeeded(invocations) == [True] * len(calls)
@@ -75,8 +74,10 @@ def test_helper_records_carry_the_runtime_invocation(
     wanted = {i.invocation_id: e for i, e in zip(invocations, expected, strict=True)}
     assert by_invocation(traces) == wanted
     assert_host_gets_each_record_once_with_its_invocation(host, wanted)
-    helpers = [log for log in host.logs if log.thread_name.startswith(("probe", "Thread-"))]
-    assert len(helpers) == 3 * len(calls)
+    helpers = [
+        log for log in host.logs if log.message.startswith(("executor", "thread", "to_thread"))
+    ]
+    assert len(helpers) == 3 * len(calls) + ROUNDS
     assert all(log.kept for log in helpers)
     assert {log.source for log in helpers} == {"cv"}
 

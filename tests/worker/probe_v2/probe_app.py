@@ -44,6 +44,7 @@ async def async_helpers(req: func.HttpRequest) -> func.HttpResponse:
     thread = await asyncio.to_thread(_helpers, tag)
     thread.start()
     await asyncio.to_thread(thread.join)
+    await asyncio.to_thread(log.info, "to_thread record %s", tag)
     log.info("main record %s", tag)
     return func.HttpResponse(tag)
 

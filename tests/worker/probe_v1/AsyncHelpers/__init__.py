@@ -1,8 +1,8 @@
-"""An async ``function.json`` function that logs from an executor and a thread of its own.
+"""An async ``function.json`` function that logs from executors and threads.
 
 The samples' helper threads are all in sync functions; this one covers the async case, where
 the runtime sets no ``invocation_id_cv`` itself, so only the library's stamping lets the worker
-attach these records to the invocation.
+attach these records to the invocation: the library's own helpers and ``asyncio.to_thread``.
 """
 
 # ruff: noqa: N999 - the folder name is the function's name, as the Functions host requires
@@ -24,7 +24,7 @@ def _thread_record(tag: str) -> None:
 
 @azfunc_telemetry.instrument
 async def main(req: func.HttpRequest) -> func.HttpResponse:
-    """Log from two executor tasks, one thread and the function itself."""
+    """Log from two executor tasks, a thread, ``asyncio.to_thread`` and the function itself."""
     tag = req.params["tag"]
     loop = asyncio.get_running_loop()
     with azfunc_telemetry.InvocationExecutor(max_workers=2, thread_name_prefix="probe") as pool:
@@ -36,5 +36,6 @@ async def main(req: func.HttpRequest) -> func.HttpResponse:
     )
     thread.start()
     await asyncio.to_thread(thread.join)
+    await asyncio.to_thread(log.info, "to_thread record %s", tag)
     log.info("main record %s", tag)
     return func.HttpResponse(tag)
