@@ -119,8 +119,8 @@ def setup(
         given["invocation_telemetry"] = invocation_telemetry
     if exporter is not None:
         given["exporter"] = exporter
-    install_sigterm_flush()  # SIGTERM then flushes first (main thread only; see signals.py)
     with _lock:
+        install_sigterm_flush()  # SIGTERM then flushes first (main thread only; signals.py)
         current = _runtime
         if current is not None and (not given or given == current.overrides):
             return current.config
