@@ -23,6 +23,7 @@ from .handler import TelemetryHandler
 from .hostjson import decide_invocation_telemetry, host_forwards_logs, read_host_settings
 from .items import MetricItem, QueueItem
 from .pipeline import PeriodicTask, Pipeline
+from .signals import install_sigterm_flush
 from .stats import DeliveryStats, TelemetryStats
 
 if TYPE_CHECKING:
@@ -119,6 +120,7 @@ def setup(
     if exporter is not None:
         given["exporter"] = exporter
     with _lock:
+        install_sigterm_flush()  # SIGTERM then flushes first (main thread only; signals.py)
         current = _runtime
         if current is not None and (not given or given == current.overrides):
             return current.config
