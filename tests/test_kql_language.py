@@ -294,3 +294,17 @@ def test_window_function_outside_extend_is_an_error() -> None:
     """prev() where rows are not serialized is an error naming the fix."""
     with pytest.raises(KqlError, match="prev"):
         rows(f"{EVENTS} | where prev(n) > 1")
+
+
+def test_any_column_predicates_and_search(source: TableSource) -> None:
+    """``* has``/``* contains`` test every column; ``search`` does so across tables."""
+    timeouts = [t for t in TRACES if "timeout" in t["message"].lower()]
+    assert rows("traces | where * has 'timeout' | count", source) == [[len(timeouts)]]
+    assert rows("traces | where * !contains 'TIMEOUT' | count", source) == [
+        [len(TRACES) - len(timeouts)]
+    ]
+    searched = run_query("search in (traces, exceptions) 'timeout' | project $table", source)
+    assert searched.columns == ["$table"]
+    assert sorted(row[0] for row in searched.rows) == ["exceptions", "traces"]
+    assert rows("traces | search 'Executing' and 'HttpTrigger' | count", source) == [[2]]
+    assert rows("traces | search 'Execut*' | count", source) == [[2]]

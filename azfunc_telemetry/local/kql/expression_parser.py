@@ -246,6 +246,8 @@ class ExpressionParser:
             return inner
         if self.at_punct("[") and self.peek(1).kind is TokenKind.STRING:
             return self.column()
+        if self.at_punct("*"):  # `* has "x"`: any column
+            return ast.Star(self.advance().pos)
         raise self.fail("an expression")
 
     def identifier_expr(self) -> ast.Expr:

@@ -76,12 +76,12 @@ _UNSUPPORTED_OPERATORS = frozenset(
     (
         "as", "consume", "extend-if", "facet", "find", "fork", "getschema", "invoke",
         "mv-apply", "parse-kv", "parse-where", "partition", "project-keep", "range", "reduce",
-        "sample", "sample-distinct", "scan", "search", "top-hitters", "top-nested",
+        "sample", "sample-distinct", "scan", "top-hitters", "top-nested",
     )
 )  # fmt: skip
 
 # Tabular operators that start a query instead of reading a table.
-_UNSUPPORTED_SOURCES = frozenset(("evaluate", "externaldata", "find", "search"))
+_UNSUPPORTED_SOURCES = frozenset(("evaluate", "externaldata", "find"))
 _SOURCES = ("print", "datatable", "range")
 # Words that start a tabular expression, so `let name = union ...;` binds a table.
 _TABULAR_STARTS = frozenset(("union", "datatable", "range", "print"))
@@ -142,6 +142,11 @@ class _QueryParser(OperatorParser):
         if self.at_word("union"):
             self.advance()
             source = self.union(start.pos)
+        elif self.at_word("search") and not self.at_punct("|", 1):
+            self.advance()
+            source, found = self.search(start.pos)
+            operators_first: list[ast.Operator] = [found]
+            return self.rest_of_query(source, operators_first, start.pos)
         elif start.kind is TokenKind.IDENT and start.text in _SOURCES and not self.at_punct("|", 1):
             self.advance()
             if start.text == "print":
@@ -164,7 +169,14 @@ class _QueryParser(OperatorParser):
             source = ast.TableRef(start.text, start.pos)
         else:
             raise self.fail("a table name")
-        operators: list[ast.Operator] = []
+        return self.rest_of_query(source, [], start.pos)
+
+    def rest_of_query(
+        self,
+        source: ast.TableRef | ast.Query | ast.Union | ast.Print | ast.DataTable | ast.Range,
+        operators: list[ast.Operator],
+        pos: int,
+    ) -> ast.Query:
         while self.at_punct("|"):
             self.advance()
             operator = self.operator()
@@ -173,7 +185,7 @@ class _QueryParser(OperatorParser):
                     raise KqlError("'render' must be the last operator", self.peek().pos)
                 break
             operators.append(operator)
-        return ast.Query(source, tuple(operators), start.pos)
+        return ast.Query(source, tuple(operators), pos)
 
     # --- tabular operators ----------------------------------------------------------------------
 
@@ -231,6 +243,8 @@ class _QueryParser(OperatorParser):
             return self.join(pos)
         if name == "union":
             return self.union(pos)
+        if name == "search":
+            return self.search_predicate(pos)
         if name == "render":
             self.render = self.render_hint()
             return None
@@ -347,6 +361,46 @@ class _QueryParser(OperatorParser):
             self.advance()
             legs.append(self.union_leg())
         return ast.Union(tuple(legs), inner, source_column, fuzzy, pos)
+
+    def search(self, pos: int) -> tuple[ast.Union, ast.Where]:
+        """``search [in (T, ...)] "term"``: the tables (all by default) where any column has it."""
+        legs: list[ast.TableRef | ast.Query] = []
+        if self.at_word("in"):
+            self.advance()
+            self.expect_punct("(")
+            legs.append(self.union_leg())
+            while self.at_punct(","):
+                self.advance()
+                legs.append(self.union_leg())
+            self.expect_punct(")")
+        else:
+            legs.append(ast.TableRef("*", pos))
+        union = ast.Union(tuple(legs), False, "$table", False, pos)
+        return union, self.search_predicate(pos)
+
+    def search_predicate(self, pos: int) -> ast.Where:
+        """The search terms as a ``where``: each string literal means "some column has it"."""
+
+        def terms(expr: ast.Expr) -> ast.Expr:
+            if isinstance(expr, ast.Literal) and isinstance(expr.value, str):
+                text = expr.value
+                op = "has"
+                if text.startswith("*") and text.endswith("*") and len(text) > 1:
+                    op, text = "contains", text[1:-1]
+                elif text.endswith("*"):
+                    op, text = "startswith", text[:-1]
+                elif text.startswith("*"):
+                    op, text = "endswith", text[1:]
+                return ast.Binary(op, ast.Star(expr.pos), ast.Literal(text, expr.pos), expr.pos)
+            if isinstance(expr, ast.Binary) and expr.op in ("and", "or"):
+                return ast.Binary(expr.op, terms(expr.left), terms(expr.right), expr.pos)
+            if isinstance(expr, ast.Call) and expr.name == "not" and len(expr.args) == 1:
+                return ast.Call("not", (terms(expr.args[0]),), expr.pos)
+            return expr
+
+        if self.at_word("kind") and self.at_punct("=", 1):
+            raise KqlError("search kind is not supported by the local query engine", pos)
+        return ast.Where(terms(self.expr()), pos)
 
     def union_leg(self) -> ast.TableRef | ast.Query:
         start = self.peek()
