@@ -132,6 +132,17 @@ QUERIES = [
     "traces | where severityLevel > 0 | top 500 by timestamp desc | count",
     "requests | top 2 by duration desc nulls first",
     "traces | top 5 by timestamp asc",
+    "traces | extend c = tostring(customDimensions.Category) | summarize count() by c",
+    "traces | extend c = customDimensions.Category | where c == 'Host' | project message, c",
+    "traces | extend lvl = severityLevel, hour = bin(timestamp, 1h) | where lvl > 1"
+    " | summarize count() by hour, lvl | order by hour asc",
+    "requests | extend slow = duration > 100 | summarize count() by slow, name",
+    "requests | extend name = cloud_RoleName | project name, duration | take 4",
+    "requests | project n = name, ok = success == true, c = tostring(customDimensions.Category)"
+    " | where ok | take 5",
+    "requests | project tostring(customDimensions.Category), duration | top 3 by duration",
+    "traces | extend op = operation_Id | join (requests | project operation_Id, name)"
+    " on operation_Id | count",
     "union traces | union requests | where operation_Id == 'op-3'"
     " | where customDimensions['InvocationId'] == 'inv-3' | project itemType, message, name",
     "union withsource=T traces, requests | where timestamp > ago(1h) | summarize count() by T",

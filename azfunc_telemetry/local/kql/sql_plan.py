@@ -27,7 +27,7 @@ from typing import Any
 from . import syntax as ast
 from . import tabular
 from .errors import KqlError
-from .expressions import ExpressionEvaluator
+from .expressions import ExpressionEvaluator, infer_name, unique_name
 from .joins import join_tables
 from .pruning import required_columns
 from .result import Table
@@ -115,16 +115,23 @@ class _Planner:
         self.conditions: list[str] = []
         self.predicates: list[ast.Expr] = []
         self.order = "t.rowid"
+        self.computed = False  # whether extend/project added computed columns
 
     def constant(self, expr: ast.Expr) -> Any:
         self.exprs.check(expr, ())
         return self.exprs.evaluate(expr, {})
 
     def filters(self, index: int) -> int:
-        """Translate the ``where`` operators from ``index`` on; returns the first one left."""
+        """Translate the ``where`` and ``extend`` operators from ``index`` on; returns the
+        first operator left."""
         operators = self.operators
         while index < len(operators):
             where = operators[index]
+            if isinstance(where, ast.Extend):
+                if not self.extend(where):
+                    break
+                index += 1
+                continue
             if not isinstance(where, ast.Where):
                 break
             self.shape = tabular.where(where, self.shape, self.exprs)  # the interpreter's checks
@@ -135,6 +142,25 @@ class _Planner:
             self.predicates.append(where.predicate)
             index += 1
         return index
+
+    def extend(self, op: ast.Extend) -> bool:
+        """Add ``op``'s columns as SQL expressions; False (nothing changed) if one does not
+        translate."""
+        shape = tabular.extend(op, self.shape, self.exprs)  # the interpreter's checks
+        columns, kinds = dict(self.columns), dict(self.kinds)
+        names = list(self.shape.columns)
+        for item in op.items:
+            name = item.name or unique_name(infer_name(item.expr), names)
+            if name not in names:
+                names.append(name)
+            computed = translate(item.expr, columns, self.constant, predicate=False)
+            if computed is None:
+                return False
+            columns[name] = SqlColumn(computed.sql, computed.kind)
+            kinds[name] = computed.kind
+        self.columns, self.kinds, self.shape = columns, kinds, shape
+        self.computed = True
+        return True
 
     def from_clause(self) -> str:
         where = f" WHERE {' AND '.join(self.conditions)}" if self.conditions else ""
@@ -153,10 +179,10 @@ class _Planner:
                 select, names, kinds = grouped
                 return self.finish(select, names, kinds, index + 1)
         project = operators[index] if index < len(operators) else None
-        renames: dict[str, str] = {}
-        if isinstance(project, ast.Project) and self.plain_project(project) is not None:
-            renames = self.plain_project(project) or {}
+        projected = self.plain_project(project) if isinstance(project, ast.Project) else None
+        if isinstance(project, ast.Project) and projected is not None:
             self.shape = tabular.project(project, self.shape, self.exprs)
+            renames = projected
             index += 1
         else:
             names = required_columns(operators[index:], list(self.shape.columns))
@@ -222,15 +248,24 @@ class _Planner:
         return f"t.rowid IN (SELECT t.rowid {self.from_clause()} ORDER BY {ordered} LIMIT {limit})"
 
     def plain_project(self, op: ast.Project) -> dict[str, str] | None:
-        """``project a, b = c`` over plain columns as output name -> source column, else None."""
+        """``project a, b = c, d = f(x)`` as output name -> column of :attr:`columns` (computed
+        ones are added under hidden names), or None when an expression does not translate."""
         renames: dict[str, str] = {}
-        for item in op.items:
-            if not isinstance(item.expr, ast.ColumnRef) or item.expr.name not in self.columns:
-                return None
-            name = item.name or item.expr.name
+        for position, item in enumerate(op.items):
+            if isinstance(item.expr, ast.ColumnRef) and item.expr.name in self.columns:
+                source = item.expr.name
+            else:
+                computed = translate(item.expr, self.columns, self.constant, predicate=False)
+                if computed is None:
+                    return None
+                source = f"\0project{position}"
+                self.columns[source] = SqlColumn(computed.sql, computed.kind)
+                self.kinds[source] = computed.kind
+                self.computed = True
+            name = item.name or infer_name(item.expr) or unique_name(None, list(renames))
             if name in renames:
                 return None
-            renames[name] = item.expr.name
+            renames[name] = source
         return renames
 
     def join(self, op: ast.Join) -> bool:
@@ -238,6 +273,8 @@ class _Planner:
         right = op.right
         if op.kind not in ("inner", "innerunique") or not isinstance(right.source, ast.TableRef):
             return False
+        if self.computed:
+            return False  # the first-row-per-key subquery reads stored columns only
         right_types = self.store_types(right.source.name)
         if not right_types:
             return False
