@@ -143,6 +143,10 @@ QUERIES = [
     "requests | project tostring(customDimensions.Category), duration | top 3 by duration",
     "traces | extend op = operation_Id | join (requests | project operation_Id, name)"
     " on operation_Id | count",
+    "traces | project message, c = tostring(customDimensions.Category) | where c == 'Host' | count",
+    "traces | project timestamp = severityLevel, m = message | top 3 by timestamp",
+    "traces | project m = message, t = timestamp | project t, m | where m != '' | take 6",
+    "traces | project message, lvl = severityLevel | summarize count() by lvl",
     "union traces | union requests | where operation_Id == 'op-3'"
     " | where customDimensions['InvocationId'] == 'inv-3' | project itemType, message, name",
     "union withsource=T traces, requests | where timestamp > ago(1h) | summarize count() by T",

@@ -172,31 +172,30 @@ class _Planner:
         join = operators[index] if index < len(operators) else None
         if isinstance(join, ast.Join) and self.join(join):
             index = self.filters(index + 1)
-        summarize = operators[index] if index < len(operators) else None
-        if isinstance(summarize, ast.Summarize):
-            grouped = self.summarize(summarize)
-            if grouped is not None:
+        while index < len(operators):
+            op = operators[index]
+            if isinstance(op, ast.Summarize):
+                grouped = self.summarize(op)
+                if grouped is None:
+                    break
                 select, names, kinds = grouped
                 return self.finish(select, names, kinds, index + 1)
-        project = operators[index] if index < len(operators) else None
-        projected = self.plain_project(project) if isinstance(project, ast.Project) else None
-        if isinstance(project, ast.Project) and projected is not None:
-            self.shape = tabular.project(project, self.shape, self.exprs)
-            renames = projected
-            index += 1
-        else:
-            names = required_columns(operators[index:], list(self.shape.columns))
-            renames = {name: name for name in names}
-            first_rows = None if self.prefix else self.top_rowids(index)
-            if first_rows is not None:
-                self.conditions.append(first_rows)
-        outputs = [
-            f"{self.columns[source].sql} AS {_quote(name)}" for name, source in renames.items()
-        ]
-        kinds = [self.kinds[source] for source in renames.values()]
+            projected = self.plain_project(op) if isinstance(op, ast.Project) else None
+            if not isinstance(op, ast.Project) or projected is None:
+                break
+            self.shape = tabular.project(op, self.shape, self.exprs)
+            self.columns = {name: self.columns[source] for name, source in projected.items()}
+            self.kinds = {name: self.kinds[source] for name, source in projected.items()}
+            index = self.filters(index + 1)
+        names = required_columns(operators[index:], list(self.shape.columns))
+        first_rows = None if self.prefix else self.top_rowids(index)
+        if first_rows is not None:
+            self.conditions.append(first_rows)
+        outputs = [f"{self.columns[name].sql} AS {_quote(name)}" for name in names]
+        kinds = [self.kinds[name] for name in names]
         select = f"{self.prefix}SELECT {', '.join([*outputs, f'{self.order} AS {_ORDER}'])} "
         select += self.from_clause()
-        return self.finish(select, list(renames), kinds, index)
+        return self.finish(select, names, kinds, index)
 
     def top_rowids(self, index: int) -> str | None:
         """For ``top N by col`` (or ``order by ... | take N``) on the table itself: a condition
@@ -238,7 +237,7 @@ class _Planner:
                 f"(SELECT {column} {self.from_clause()} ORDER BY {column} {direction}"
                 f" LIMIT 1 OFFSET {limit - 1})"
             )
-            if key.expr.name == "timestamp" and self.kinds["timestamp"] == "datetime":
+            if column == 't."timestamp"':
                 # Every stored row has a timestamp, so a plain range keeps the index usable.
                 everything = "''" if key.descending else "char(1114111)"
                 return f"({column} {better} COALESCE({nth}, {everything}))"
