@@ -29,7 +29,8 @@ def _envelope(kind: str, index: int, rng: random.Random) -> dict[str, Any]:
     if rng.random() < 0.5:
         properties["InvocationId"] = f"inv-{index % 11}"
     if kind == "MessageData":
-        base: dict[str, Any] = {"message": rng.choice(["start", "done", "Failed: x", ""])}
+        texts = ["start", "done", "Failed: x", "", "\u212aelvin alert", "50%_off"]
+        base: dict[str, Any] = {"message": rng.choice(texts)}
         if rng.random() < 0.9:
             base["severityLevel"] = rng.randint(0, 4)
     else:
@@ -147,6 +148,15 @@ QUERIES = [
     "traces | project timestamp = severityLevel, m = message | top 3 by timestamp",
     "traces | project m = message, t = timestamp | project t, m | where m != '' | take 6",
     "traces | project message, lvl = severityLevel | summarize count() by lvl",
+    "traces | where message contains 'kelvin' | count",
+    "traces | where message has 'ALERT' | project message",
+    "traces | where message startswith 'fail' and severityLevel > 1 | count",
+    "traces | where message endswith '_OFF' or message =~ 'DONE' | count",
+    "traces | where message contains '%_' | count",
+    "traces | where message contains_cs 'Failed' | summarize count() by severityLevel",
+    "traces | where customDimensions.Category contains 'order' | count",
+    "requests | where name contains 'code' | project name",
+    "requests | where name =~ 'ünïcode' | count",
     "union traces | union requests | where operation_Id == 'op-3'"
     " | where customDimensions['InvocationId'] == 'inv-3' | project itemType, message, name",
     "union withsource=T traces, requests | where timestamp > ago(1h) | summarize count() by T",
@@ -258,3 +268,23 @@ def test_pushdown_reports_the_interpreters_errors(store: TelemetryStore, query: 
         interpreted.value.message,
         interpreted.value.position,
     )
+
+
+def test_case_insensitive_filters_narrow_the_read_and_keep_unicode_matches(
+    store: TelemetryStore,
+) -> None:
+    """`contains` gets a LIKE pre-filter in SQL, yet the Kelvin sign still matches 'kelvin'."""
+    from azfunc_telemetry.local.kql.expressions import ExpressionEvaluator
+    from azfunc_telemetry.local.kql.parser import parse
+
+    query = "traces | where message contains 'kelvin' | project message"
+    script = parse(query)
+    plan = plan_query(
+        "traces", store.column_types("traces"), script.query.operators,
+        ExpressionEvaluator(NOW, {}),
+    )  # fmt: skip
+    assert plan.consumed == 0
+    assert "LIKE '%kelvin%'" in plan.sql
+    found = run_query(query, store, now=NOW).rows
+    assert found
+    assert {row[0] for row in found} == {"\u212aelvin alert"}

@@ -31,6 +31,7 @@ from .expressions import ExpressionEvaluator, infer_name, unique_name
 from .joins import join_tables
 from .pruning import required_columns
 from .result import Table
+from .sql_hints import superset_condition
 from .sql_rows import SqlPlan
 from .sql_scalars import SqlColumn, SqlScalar, translate
 
@@ -116,6 +117,7 @@ class _Planner:
         self.predicates: list[ast.Expr] = []
         self.order = "t.rowid"
         self.computed = False  # whether extend/project added computed columns
+        self.hinted = False  # whether a superset condition narrows rows a `where` still checks
 
     def constant(self, expr: ast.Expr) -> Any:
         self.exprs.check(expr, ())
@@ -137,6 +139,12 @@ class _Planner:
             self.shape = tabular.where(where, self.shape, self.exprs)  # the interpreter's checks
             condition = translate(where.predicate, self.columns, self.constant, predicate=True)
             if condition is None:
+                # Not exact in SQL; a superset condition still narrows what is read, and the
+                # interpreter applies the predicate itself.
+                hint = superset_condition(where.predicate, self.columns, self.constant)
+                if hint is not None:
+                    self.conditions.append(hint)
+                    self.hinted = True
                 break
             self.conditions.append(condition.sql)
             self.predicates.append(where.predicate)
