@@ -7,22 +7,14 @@ Each takes the checked operator, the input table and the expression evaluator, l
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from typing import Any
 
 from . import syntax as ast
 from .errors import KqlError
 from .expressions import ExpressionEvaluator, infer_name
 from .result import Table
-from .values import format_value, to_bool, to_datetime, to_int, to_real, to_timespan
+from .values import CONVERTERS, format_value
 
 __all__ = ["bag_unpack", "mv_expand", "parse", "project_reorder", "serialize"]
-
-_CONVERTERS: dict[str, Callable[[Any], Any]] = {
-    "string": format_value, "long": to_int, "int": to_int, "real": to_real, "double": to_real,
-    "bool": to_bool, "boolean": to_bool, "datetime": to_datetime, "date": to_datetime,
-    "timespan": to_timespan, "time": to_timespan, "dynamic": lambda value: value,
-}  # fmt: skip
 
 
 # A typed column captures only text of its type, as Kusto's parse does.
@@ -56,7 +48,7 @@ def parse(op: ast.Parse, table: Table, exprs: ExpressionEvaluator) -> Table:
     empty strings (and nulls for typed columns)."""
     exprs.check(op.source, table.columns)
     for part in op.parts:
-        if part.column is not None and part.kind not in _CONVERTERS:
+        if part.column is not None and part.kind not in CONVERTERS:
             raise KqlError(f"unknown type '{part.kind}' for parse column '{part.column}'", op.pos)
     pattern = _pattern(op)
     captured = [(f"c{index}", part) for index, part in enumerate(op.parts) if part.column]
@@ -77,7 +69,7 @@ def parse(op: ast.Parse, table: Table, exprs: ExpressionEvaluator) -> Table:
             if raw is None:
                 row[part.column] = "" if part.kind == "string" else None
             else:
-                row[part.column] = _CONVERTERS[part.kind](raw)
+                row[part.column] = CONVERTERS[part.kind](raw)
         rows.append(row)
     types = dict(table.types)
     types.update({part.column: part.kind for _g, part in captured if part.column})
@@ -115,8 +107,8 @@ def mv_expand(op: ast.MvExpand, table: Table, exprs: ExpressionEvaluator) -> Tab
             row = dict(source_row)
             for name, array, target in zip(names, arrays, op.types, strict=True):
                 value = array[position] if position < len(array) else None
-                if target is not None and target in _CONVERTERS:
-                    value = None if value is None else _CONVERTERS[target](value)
+                if target is not None and target in CONVERTERS:
+                    value = None if value is None else CONVERTERS[target](value)
                 row[name] = value
             rows.append(row)
     types = {name: kind for name, kind in table.types.items() if name not in names}
