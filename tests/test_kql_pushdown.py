@@ -288,3 +288,25 @@ def test_case_insensitive_filters_narrow_the_read_and_keep_unicode_matches(
     found = run_query(query, store, now=NOW).rows
     assert found
     assert {row[0] for row in found} == {"\u212aelvin alert"}
+
+
+def test_queries_run_on_a_database_lacking_newer_columns(tmp_path: pathlib.Path) -> None:
+    """A store file without the newer columns (not migrated yet) still answers; they read empty."""
+    import sqlite3
+
+    rng = random.Random(3)
+    with TelemetryStore(tmp_path / "old.db") as opened:
+        opened.insert([_envelope("MessageData", index, rng) for index in range(20)])
+        other = sqlite3.connect(tmp_path / "old.db")
+        other.execute('ALTER TABLE "traces" DROP COLUMN "client_Type"')
+        other.commit()
+        other.close()
+        assert opened.rows("traces")[0]["client_Type"] is None
+        for query in (
+            "traces | summarize count() by client_Type",
+            "traces | top 3 by timestamp | project client_Type, message",
+            "traces | where client_Type == '' | count",
+        ):
+            pushed = run_query(query, opened, now=NOW)
+            assert _same(pushed, run_query(query, InterpreterOnly(opened), now=NOW)), query
+        assert run_query("traces | where client_Type == '' | count", opened).rows == [[20]]

@@ -75,6 +75,7 @@ class TelemetryStore:
         self._path = os.fspath(path)
         self._lock = threading.Lock()
         self._skipped = 0
+        self._missing: dict[str, tuple[str, ...]] = {}
         # One connection guarded by a lock serialises this process's threads; WAL and the busy
         # timeout let other processes write the same file concurrently.
         self._connection: sqlite3.Connection | None = sqlite3.connect(
@@ -187,6 +188,31 @@ class TelemetryStore:
         self._check_table(table)
         return dict(COLUMN_TYPES[table])
 
+    def _missing_columns(self, table: str) -> tuple[str, ...]:
+        """Columns of :data:`COLUMN_TYPES` the database file lacks (one not migrated yet, such
+        as an older store opened only for reading); they read as null."""
+        missing = self._missing.get(table)
+        if missing is None:
+            with self._lock:
+                info = self._require_connection().execute(f'PRAGMA table_info("{table}")')
+                present = {row[1] for row in info}
+            missing = tuple(name for name in COLUMN_TYPES[table] if name not in present)
+            self._missing[table] = missing
+        return missing
+
+    def table_sql(self, table: str) -> str:
+        """SQL naming ``table`` with every column of :data:`COLUMN_TYPES`, for queries.
+
+        Normally the quoted table name; for a database lacking newer columns, a subquery that
+        adds them as nulls (keeping ``rowid``), so the same SQL runs on old and new stores.
+        """
+        self._check_table(table)
+        missing = self._missing_columns(table)
+        if not missing:
+            return f'"{table}"'
+        nulls = ", ".join(f'NULL AS "{name}"' for name in missing)
+        return f'(SELECT rowid AS rowid, *, {nulls} FROM "{table}")'
+
     def rows(self, table: str) -> list[dict[str, Any]]:
         """All rows of ``table`` in insertion order, decoded to Python values.
 
@@ -197,10 +223,11 @@ class TelemetryStore:
         kinds = COLUMN_TYPES[table]
         names = tuple(kinds)
         quoted = ", ".join(f'"{name}"' for name in names)
+        source = self.table_sql(table)
         with self._lock:
             fetched = (
                 self._require_connection()
-                .execute(f'SELECT {quoted} FROM "{table}" ORDER BY rowid')
+                .execute(f"SELECT {quoted} FROM {source} ORDER BY rowid")
                 .fetchall()
             )
         return [

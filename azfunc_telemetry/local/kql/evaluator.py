@@ -157,6 +157,7 @@ class _Evaluator:
             query.operators,
             self.exprs,
             lambda name: None if name in self.tables else self._column_types(name),
+            getattr(self.source, "table_sql", None) or (lambda name: f'"{name}"'),
         )
         return decode_rows(plan, read_sql(plan.sql)), plan.consumed
 

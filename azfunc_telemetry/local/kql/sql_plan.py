@@ -102,8 +102,10 @@ class _Planner:
     def __init__(
         self, table: str, types: dict[str, str], operators: Sequence[ast.Operator],
         exprs: ExpressionEvaluator, store_types: Callable[[str], dict[str, str] | None],
+        table_sql: Callable[[str], str] = _quote,
     ) -> None:  # fmt: skip
         self.table = table
+        self.table_sql = table_sql
         self.types = dict(types)
         self.operators = operators
         self.exprs = exprs
@@ -112,7 +114,7 @@ class _Planner:
         self.shape = Table(list(types), [], dict(types))  # what the interpreter would see
         self.kinds = dict(types)
         self.prefix = ""
-        self.source = f"FROM {_quote(table)} AS t"
+        self.source = f"FROM {table_sql(table)} AS t"
         self.conditions: list[str] = []
         self.predicates: list[ast.Expr] = []
         self.order = "t.rowid"
@@ -286,7 +288,12 @@ class _Planner:
         if not right_types:
             return False
         inner = _Planner(
-            right.source.name, right_types, right.operators, self.exprs, self.store_types
+            right.source.name,
+            right_types,
+            right.operators,
+            self.exprs,
+            self.store_types,
+            self.table_sql,
         )
         index = inner.filters(0)
         project = right.operators[index] if index < len(right.operators) else None
@@ -316,9 +323,11 @@ class _Planner:
         right_select += inner.from_clause()
         on = " AND ".join(f"{left} = {right_sql}" for left, right_sql, _c in keys)
         self.prefix = f"WITH r AS MATERIALIZED ({right_select}) "
-        self.source = f"FROM {_quote(self.table)} AS t JOIN r ON {on}"
+        self.source = f"FROM {self.table_sql(self.table)} AS t JOIN r ON {on}"
         if op.kind == "innerunique":  # only the first left row of each key takes part
-            first = _Planner(self.table, self.types, (), self.exprs, self.store_types)
+            first = _Planner(
+                self.table, self.types, (), self.exprs, self.store_types, self.table_sql
+            )
             first.columns = _base_columns(self.types, "u")
             conditions = [
                 translate(predicate, first.columns, self.constant, predicate=True)
@@ -327,7 +336,7 @@ class _Planner:
             where = " AND ".join(c.sql for c in conditions if c is not None)
             group = ", ".join(first.columns[c.left.name].sql for _l, _r, c in keys)
             self.conditions.append(
-                f"t.rowid IN (SELECT MIN(u.rowid) FROM {_quote(self.table)} AS u"
+                f"t.rowid IN (SELECT MIN(u.rowid) FROM {self.table_sql(self.table)} AS u"
                 f"{' WHERE ' + where if where else ''} GROUP BY {group})"
             )
         left_names = set(self.shape.columns)
@@ -409,6 +418,7 @@ def plan_query(
     operators: Sequence[ast.Operator],
     exprs: ExpressionEvaluator,
     store_types: Callable[[str], dict[str, str] | None] = lambda _name: None,
+    table_sql: Callable[[str], str] = _quote,
 ) -> SqlPlan:
     """Plan the SQL for the longest exact prefix of ``operators`` applied to ``table``.
 
@@ -419,8 +429,10 @@ def plan_query(
         exprs: The query's expression evaluator (``let`` values, ``now``).
         store_types: Column types of another store table a ``join`` may read, or None when the
             name is not a store table (a ``let`` binding shadows it, say).
+        table_sql: The SQL to read a table from (its quoted name, or a subquery supplying
+            columns an older database lacks).
 
     Raises:
         KqlError: Exactly where the interpreter would, for the operators the plan covers.
     """
-    return _Planner(table, types, operators, exprs, store_types).plan()
+    return _Planner(table, types, operators, exprs, store_types, table_sql).plan()
