@@ -73,9 +73,9 @@ class TelemetryStore:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self._path = os.fspath(path)
+        self._missing: dict[str, tuple[str, ...]] = {}  # see _missing_columns
         self._lock = threading.Lock()
         self._skipped = 0
-        self._missing: dict[str, tuple[str, ...]] = {}
         # One connection guarded by a lock serialises this process's threads; WAL and the busy
         # timeout let other processes write the same file concurrently.
         self._connection: sqlite3.Connection | None = sqlite3.connect(
