@@ -26,12 +26,7 @@ _COMPARISON_PUNCT.update({">=": ">=", "=~": "=~", "!~": "!~"})
 # Well-known Kusto functions outside the subset; named in the error so the query is not mistaken
 # for a typo (their arguments, such as `*` in arg_max, may not even parse here).
 _UNSUPPORTED_FUNCTIONS = frozenset(
-    (
-        "base64_decode_tostring", "base64_encode_tostring", "dcount_hll", "format_timespan",
-        "hash", "hll", "materialize", "parse_path", "parse_url",
-        "percentile_tdigest", "percentilesw", "tdigest", "todecimal", "toguid", "url_decode",
-        "url_encode",
-    )
+    ("dcount_hll", "hash", "hll", "parse_path", "percentile_tdigest", "percentilesw", "tdigest")
 )  # fmt: skip
 _TYPED_NULLS = frozenset(
     ("bool", "boolean", "int", "long", "real", "double", "decimal", "string", "guid")

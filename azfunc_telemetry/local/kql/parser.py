@@ -109,6 +109,14 @@ class _QueryParser(OperatorParser):
         name = self.expect_ident("a name after 'let'")
         self.expect_punct("=")
         value: ast.Expr | ast.Query
+        if self.at_word("materialize") and self.at_punct("(", 1):
+            # materialize() is a caching hint; the local engine evaluates each `let` once anyway.
+            self.advance()
+            self.advance()
+            value = self.query()
+            self.expect_punct(")")
+            self.expect_punct(";")
+            return ast.LetStatement(name.text, value, name.pos)
         starts_table = self.peek().kind is TokenKind.IDENT and (
             self.at_punct("|", 1) or self.peek().text in _TABULAR_STARTS
         )
