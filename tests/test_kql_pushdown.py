@@ -133,6 +133,8 @@ QUERIES = [
     "traces | where severityLevel > 0 | top 500 by timestamp desc | count",
     "requests | top 2 by duration desc nulls first",
     "traces | top 5 by timestamp asc",
+    "traces | where timestamp > datetime(0001-01-01) | count",
+    "traces | where timestamp between (datetime(0999-12-31) .. now()) | count",
     "traces | extend c = tostring(customDimensions.Category) | summarize count() by c",
     "traces | extend c = customDimensions.Category | where c == 'Host' | project message, c",
     "traces | extend lvl = severityLevel, hour = bin(timestamp, 1h) | where lvl > 1"

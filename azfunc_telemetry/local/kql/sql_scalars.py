@@ -67,7 +67,8 @@ def sql_literal(value: Any) -> str | None:
         return "'" + value.replace("'", "''") + "'"
     if isinstance(value, datetime):
         moment = value.astimezone(UTC) if value.tzinfo else value
-        return "'" + moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ") + "'"
+        # Zero-padded like the stored text even for years before 1000 (strftime is not).
+        return f"'{moment.year:04d}-" + moment.strftime("%m-%dT%H:%M:%S.%fZ") + "'"
     return None
 
 
