@@ -336,3 +336,22 @@ def test_let_materialize_binds_a_table(source: TableSource) -> None:
     """``let x = materialize(query);`` binds the query's table."""
     query = "let ok = materialize(requests | where success == true); ok | count"
     assert rows(query, source) == [[sum(1 for r in REQUESTS if r["success"])]]
+
+
+def test_column_patterns_project_keep_and_getschema() -> None:
+    """project-away/keep/reorder accept ``*`` patterns; getschema lists names and types."""
+    base = f"{EVENTS} | project name, n, at, tags"
+    assert run_query(f"{base} | project-away n, t*", MemorySource({})).columns == ["name", "at"]
+    assert run_query(f"{base} | project-keep *a*", MemorySource({})).columns == [
+        "name", "at", "tags",
+    ]  # fmt: skip
+    assert run_query(f"{base} | project-reorder t*, n", MemorySource({})).columns == [
+        "tags", "n", "name", "at",
+    ]  # fmt: skip
+    schema = rows(f"{base} | getschema")
+    assert schema == [
+        ["name", 0, "System.String", "string"],
+        ["n", 1, "System.Int64", "long"],
+        ["at", 2, "System.DateTime", "datetime"],
+        ["tags", 3, "System.Object", "dynamic"],
+    ]

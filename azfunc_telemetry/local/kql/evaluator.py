@@ -35,6 +35,8 @@ _OPERATORS: dict[type, _OperatorImpl] = {
     ast.MvExpand: reshaping.mv_expand,
     ast.Evaluate: reshaping.bag_unpack,
     ast.ProjectReorder: reshaping.project_reorder,
+    ast.ProjectKeep: reshaping.project_keep,
+    ast.GetSchema: reshaping.get_schema,
     ast.Serialize: reshaping.serialize,
     ast.MakeSeries: sources.make_series,
     ast.Where: tabular.where,

@@ -91,6 +91,18 @@ class ExpressionParser:
         token = self.expect_ident("a column name")
         return ast.ColumnRef(token.text, token.pos)
 
+    def column_pattern(self) -> ast.ColumnRef:
+        """A column name that may hold ``*`` wildcards (``customDimensions*``, ``*Id``)."""
+        if not self.at_punct("*"):
+            start = self.column()
+            name = start.name
+        else:
+            start = ast.ColumnRef("*", self.advance().pos)
+            name = "*"
+        while self.adjacent(0) and (self.at_punct("*") or self.peek().kind is TokenKind.IDENT):
+            name += self.advance().text
+        return ast.ColumnRef(name, start.pos)
+
     # --- scalar expressions ---------------------------------------------------------------------
 
     def expr(self) -> ast.Expr:

@@ -178,14 +178,14 @@ class OperatorParser(ExpressionParser):
         return ast.Evaluate(plugin.text, tuple(args), pos)
 
     def project_reorder(self, pos: int) -> ast.ProjectReorder:
-        columns = [self.column()]
+        columns = [self.column_pattern()]
         while True:
             if self.at_word("asc") or self.at_word("desc"):
                 self.advance()
             if not self.at_punct(","):
                 break
             self.advance()
-            columns.append(self.column())
+            columns.append(self.column_pattern())
         return ast.ProjectReorder(tuple(columns), pos)
 
     def render_hint(self) -> ast.RenderHint:

@@ -74,8 +74,8 @@ _JOIN_KINDS = {
 }
 _UNSUPPORTED_OPERATORS = frozenset(
     (
-        "as", "consume", "extend-if", "facet", "find", "fork", "getschema", "invoke",
-        "mv-apply", "parse-kv", "parse-where", "partition", "project-keep", "range", "reduce",
+        "as", "consume", "extend-if", "facet", "find", "fork", "invoke",
+        "mv-apply", "parse-kv", "parse-where", "partition", "range", "reduce",
         "sample", "sample-distinct", "scan", "top-hitters", "top-nested",
     )
 )  # fmt: skip
@@ -220,7 +220,11 @@ class _QueryParser(OperatorParser):
         if name == "project":
             return ast.Project(self.named_list(), pos)
         if name == "project-away":
-            return ast.ProjectAway(self.column_list(), pos)
+            return ast.ProjectAway(self.pattern_list(), pos)
+        if name == "project-keep":
+            return ast.ProjectKeep(self.pattern_list(), pos)
+        if name == "getschema":
+            return ast.GetSchema(pos)
         if name == "project-rename":
             return ast.ProjectRename(self.rename_list(), pos)
         if name == "extend":
@@ -278,6 +282,13 @@ class _QueryParser(OperatorParser):
         if name in _UNSUPPORTED_OPERATORS:
             raise KqlError(f"operator '{name}' is not supported by the local query engine", pos)
         raise KqlError(f"unknown operator '{name}'", pos)
+
+    def pattern_list(self) -> tuple[ast.ColumnRef, ...]:
+        columns = [self.column_pattern()]
+        while self.at_punct(","):
+            self.advance()
+            columns.append(self.column_pattern())
+        return tuple(columns)
 
     def column_list(self) -> tuple[ast.ColumnRef, ...]:
         columns = [self.column()]

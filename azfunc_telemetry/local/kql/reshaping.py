@@ -14,7 +14,15 @@ from .expressions import ExpressionEvaluator, infer_name
 from .result import Table
 from .values import CONVERTERS, format_value
 
-__all__ = ["bag_unpack", "mv_expand", "parse", "project_reorder", "serialize"]
+__all__ = [
+    "bag_unpack",
+    "get_schema",
+    "mv_expand",
+    "parse",
+    "project_keep",
+    "project_reorder",
+    "serialize",
+]
 
 
 # A typed column captures only text of its type, as Kusto's parse does.
@@ -149,13 +157,50 @@ def bag_unpack(op: ast.Evaluate, table: Table, exprs: ExpressionEvaluator) -> Ta
 
 def project_reorder(op: ast.ProjectReorder, table: Table, exprs: ExpressionEvaluator) -> Table:
     """Put the named columns first, in the order given; the others follow unchanged."""
-    first = []
-    for column in op.columns:
-        exprs.check(column, table.columns)
-        if column.name not in first:
-            first.append(column.name)
+    from .tabular import matching_columns
+
+    first = matching_columns(op.columns, table, exprs)
     columns = first + [name for name in table.columns if name not in first]
     return Table(columns, table.rows, dict(table.types))
+
+
+def project_keep(op: ast.ProjectKeep, table: Table, exprs: ExpressionEvaluator) -> Table:
+    """Keep the named (or matching) columns, in their input order."""
+    from .tabular import matching_columns
+
+    kept = set(matching_columns(op.columns, table, exprs))
+    columns = [name for name in table.columns if name in kept]
+    rows = [{name: row[name] for name in columns} for row in table.rows]
+    return Table(columns, rows, {n: k for n, k in table.types.items() if n in kept})
+
+
+_DATA_TYPES = {
+    "string": "System.String", "long": "System.Int64", "int": "System.Int32",
+    "real": "System.Double", "bool": "System.SByte", "datetime": "System.DateTime",
+    "timespan": "System.TimeSpan", "dynamic": "System.Object", "guid": "System.Guid",
+}  # fmt: skip
+
+
+def get_schema(_op: ast.GetSchema, table: Table, _exprs: ExpressionEvaluator) -> Table:
+    """One row per column: ``ColumnName``, ``ColumnOrdinal``, ``DataType``, ``ColumnType``.
+
+    A column whose type is not known statically takes the type of its first non-null value.
+    """
+    from .operations import kusto_type_name
+
+    rows = []
+    for ordinal, name in enumerate(table.columns):
+        kind = table.types.get(name)
+        if kind is None:
+            sample = next((row[name] for row in table.rows if row.get(name) is not None), None)
+            kind = "string" if sample is None else kusto_type_name(sample)
+        rows.append(
+            {"ColumnName": name, "ColumnOrdinal": ordinal,
+             "DataType": _DATA_TYPES.get(kind, "System.Object"), "ColumnType": kind}
+        )  # fmt: skip
+    columns = ["ColumnName", "ColumnOrdinal", "DataType", "ColumnType"]
+    types = {"ColumnName": "string", "ColumnOrdinal": "long", "DataType": "string"}
+    return Table(columns, rows, {**types, "ColumnType": "string"})
 
 
 def serialize(op: ast.Serialize, table: Table, exprs: ExpressionEvaluator) -> Table:
