@@ -21,7 +21,6 @@ of a sort by their input position.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from . import syntax as ast
@@ -33,7 +32,7 @@ from .pruning import required_columns
 from .result import Table
 from .sql_hints import superset_condition
 from .sql_rows import SqlPlan
-from .sql_scalars import SqlColumn, SqlScalar, translate
+from .sql_scalars import SORTABLE, SqlColumn, SqlScalar, translate, translate_aggregate
 
 __all__ = ["plan_query"]
 
@@ -41,8 +40,6 @@ _ORDER = "__ord"
 # Orders joined rows by (left rowid, right position) as one number; rowids stay below 2**31.
 _RIGHT_SPAN = 2**32
 _KEYS = frozenset(("string", "long", "int", "bool"))
-_SORTABLE = frozenset(("string", "long", "int", "real", "datetime", "bool", "bag-string", "epoch"))
-_NUMERIC = frozenset(("long", "int", "real"))
 
 
 def _quote(name: str) -> str:
@@ -58,42 +55,6 @@ def _base_columns(types: dict[str, str], alias: str) -> dict[str, SqlColumn]:
         else:
             columns[name] = SqlColumn(quoted, kind, quoted)
     return columns
-
-
-@dataclass(slots=True)
-class _Aggregate:
-    sql: str
-    kind: str
-
-
-def _aggregate(
-    call: ast.Expr, columns: dict[str, SqlColumn], constant: Callable[[ast.Expr], Any]
-) -> _Aggregate | None:
-    if not isinstance(call, ast.Call):
-        return None
-    name, args = call.name, call.args
-    if name == "count" and not args:
-        return _Aggregate("COUNT(*)", "long")
-    if not args:
-        return None
-    if name == "countif" and len(args) == 1:
-        condition = translate(args[0], columns, constant, predicate=True)
-        if condition is None:
-            return None
-        return _Aggregate(f"COALESCE(SUM(CASE WHEN {condition.sql} THEN 1 ELSE 0 END), 0)", "long")
-    argument = translate(args[0], columns, constant, predicate=False)
-    if argument is None or len(args) > (2 if name == "dcount" else 1):
-        return None
-    kind = argument.kind
-    if name == "sum" and kind in _NUMERIC:
-        return _Aggregate(f"COALESCE(SUM({argument.sql}), 0)", kind)
-    if name == "avg" and kind in _NUMERIC:
-        return _Aggregate(f"AVG({argument.sql})", "real")
-    if name in ("min", "max") and kind in _SORTABLE - {"bool"}:
-        return _Aggregate(f"{name.upper()}({argument.sql})", kind)
-    if name == "dcount" and kind in _SORTABLE:
-        return _Aggregate(f"COUNT(DISTINCT {argument.sql})", "long")
-    return None
 
 
 class _Planner:
@@ -223,7 +184,7 @@ class _Planner:
         terms = []
         for key in keys:
             name = key.expr.name if isinstance(key.expr, ast.ColumnRef) else None
-            if name is None or name not in self.columns or self.kinds[name] not in _SORTABLE:
+            if name is None or name not in self.columns or self.kinds[name] not in SORTABLE:
                 return None
             column = self.columns[name].sql
             nulls = "DESC" if key.nulls_first else "ASC"
@@ -355,11 +316,13 @@ class _Planner:
         keys = [translate(key.expr, self.columns, self.constant, predicate=False) for key in op.by]
         if any(key is None for key in keys):
             return None
-        aggregates = [_aggregate(item.expr, self.columns, self.constant) for item in op.aggregates]
+        aggregates = [
+            translate_aggregate(item.expr, self.columns, self.constant) for item in op.aggregates
+        ]
         if any(aggregate is None for aggregate in aggregates):
             return None
         key_list = [key for key in keys if key is not None]
-        sql_items: list[SqlScalar | _Aggregate] = [*key_list]
+        sql_items: list[SqlScalar] = [*key_list]
         sql_items += [aggregate for aggregate in aggregates if aggregate is not None]
         names = list(shape.columns)
         if len(names) != len(sql_items):
@@ -385,7 +348,7 @@ class _Planner:
             terms: list[str] = []
             for key in keys:
                 if not (
-                    isinstance(key.expr, ast.ColumnRef) and kind_of.get(key.expr.name) in _SORTABLE
+                    isinstance(key.expr, ast.ColumnRef) and kind_of.get(key.expr.name) in SORTABLE
                 ):
                     terms = []
                     break

@@ -27,9 +27,10 @@ from typing import Any
 from . import syntax as ast
 from .values import UTC
 
-__all__ = ["SqlColumn", "SqlScalar", "sql_literal", "translate"]
+__all__ = ["SORTABLE", "SqlColumn", "SqlScalar", "sql_literal", "translate", "translate_aggregate"]
 
 _NUMERIC = frozenset(("int", "long", "real"))
+SORTABLE = frozenset(("string", "long", "int", "real", "datetime", "bool", "bag-string", "epoch"))
 _ORDERING = {"<": "<", "<=": "<=", ">": ">", ">=": ">="}
 _DAY_SECONDS = 86400
 # Dynamic columns whose property values the store always writes as JSON strings or numbers.
@@ -270,3 +271,34 @@ def translate(
         text = translator.predicate(expr)
         return None if text is None else SqlScalar(text, "bool")
     return translator.scalar(expr)
+
+
+def translate_aggregate(
+    call: ast.Expr, columns: Mapping[str, SqlColumn], constant: Constant
+) -> SqlScalar | None:
+    """SQL for an aggregation SQLite computes exactly as the interpreter does, else None."""
+    if not isinstance(call, ast.Call):
+        return None
+    name, args = call.name, call.args
+    if name == "count" and not args:
+        return SqlScalar("COUNT(*)", "long")
+    if not args:
+        return None
+    if name == "countif" and len(args) == 1:
+        condition = translate(args[0], columns, constant, predicate=True)
+        if condition is None:
+            return None
+        return SqlScalar(f"COALESCE(SUM(CASE WHEN {condition.sql} THEN 1 ELSE 0 END), 0)", "long")
+    argument = translate(args[0], columns, constant, predicate=False)
+    if argument is None or len(args) > (2 if name == "dcount" else 1):
+        return None
+    kind = argument.kind
+    if name == "sum" and kind in _NUMERIC:
+        return SqlScalar(f"COALESCE(SUM({argument.sql}), 0)", kind)
+    if name == "avg" and kind in _NUMERIC:
+        return SqlScalar(f"AVG({argument.sql})", "real")
+    if name in ("min", "max") and kind in SORTABLE - {"bool"}:
+        return SqlScalar(f"{name.upper()}({argument.sql})", kind)
+    if name == "dcount" and kind in SORTABLE:
+        return SqlScalar(f"COUNT(DISTINCT {argument.sql})", "long")
+    return None
