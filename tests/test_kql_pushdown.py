@@ -133,6 +133,13 @@ QUERIES = [
     "traces | where severityLevel > 0 | top 500 by timestamp desc | count",
     "requests | top 2 by duration desc nulls first",
     "traces | top 5 by timestamp asc",
+    "traces | extend lvl = case(severityLevel >= 3, 'error', severityLevel >= 1, 'info', 'x')"
+    " | summarize count() by lvl",
+    "requests | extend s = iff(success, 'ok', 'failed') | summarize count() by s, name",
+    "requests | extend d = iff(duration > 100, duration, 0.0) | summarize sum(d) by name",
+    "requests | extend n = iff(duration > 100, 1, 2.5) | summarize count() by n",
+    "traces | summarize count() by strlen(message)",
+    "requests | summarize count() by strlen(name)",
     "traces | where timestamp > datetime(0001-01-01) | count",
     "traces | where timestamp between (datetime(0999-12-31) .. now()) | count",
     "traces | extend c = tostring(customDimensions.Category) | summarize count() by c",

@@ -104,6 +104,13 @@ class _Translator:
             return self.bag_property(expr)
         if isinstance(expr, ast.Call) and expr.name == "bin" and len(expr.args) == 2:
             return self.time_bin(expr)
+        if isinstance(expr, ast.Call) and expr.name in ("iff", "iif", "case"):
+            return self.conditional(expr)
+        if isinstance(expr, ast.Call) and expr.name == "strlen" and len(expr.args) == 1:
+            inner = self.scalar(expr.args[0])
+            if inner is not None and inner.kind == "string":  # code points, like len()
+                return SqlScalar(f"length({inner.sql})", "long")
+            return None
         if isinstance(expr, ast.Call) and expr.name == "tostring" and len(expr.args) == 1:
             inner = self.scalar(expr.args[0])
             if inner is not None and inner.kind in ("string", "bag-string"):
@@ -120,6 +127,27 @@ class _Translator:
         kind = _kind_of_literal(value)
         text = sql_literal(value)
         return None if kind is None or text is None else SqlScalar(text, kind)
+
+    def conditional(self, call: ast.Call) -> SqlScalar | None:
+        """``iff(p, a, b)`` / ``case(p1, v1, ..., else)`` as ``CASE WHEN``: a null condition
+        takes no branch in both; every value must be of one kind."""
+        args = call.args
+        if len(args) < 3 or len(args) % 2 == 0:
+            return None
+        branches = []
+        for index in range(0, len(args) - 1, 2):
+            condition = self.predicate(args[index])
+            value = self.scalar(args[index + 1])
+            if condition is None or value is None:
+                return None
+            branches.append((condition, value))
+        otherwise = self.scalar(args[-1])
+        if otherwise is None or otherwise.kind in ("bool", "bag-string", "epoch", "dynamic"):
+            return None
+        if any(value.kind != otherwise.kind for _c, value in branches):
+            return None
+        whens = " ".join(f"WHEN {condition} THEN {value.sql}" for condition, value in branches)
+        return SqlScalar(f"(CASE {whens} ELSE {otherwise.sql} END)", otherwise.kind)
 
     def constant_value(self, expr: ast.Expr) -> Any:
         if isinstance(expr, ast.Literal):
