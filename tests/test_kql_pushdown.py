@@ -133,6 +133,13 @@ QUERIES = [
     "traces | where severityLevel > 0 | top 500 by timestamp desc | count",
     "requests | top 2 by duration desc nulls first",
     "traces | top 5 by timestamp asc",
+    "requests | summarize arg_max(timestamp, *) by name",
+    "requests | summarize arg_min(duration, name, success) by cloud_RoleName",
+    "traces | summarize arg_max(severityLevel, message) by operation_Id",
+    "traces | summarize latest = arg_max(timestamp, message, severityLevel) by operation_Name"
+    " | order by operation_Name asc",
+    "traces | where severityLevel < 1 | summarize arg_max(severityLevel, *) by cloud_RoleName",
+    "requests | summarize arg_max(duration, timestamp) by name, success | top 3 by duration",
     "traces | extend lvl = case(severityLevel >= 3, 'error', severityLevel >= 1, 'info', 'x')"
     " | summarize count() by lvl",
     "requests | extend s = iff(success, 'ok', 'failed') | summarize count() by s, name",
@@ -217,6 +224,11 @@ def test_pushdown_matches_interpreter(store: TelemetryStore, query: str) -> None
             2,
         ),
         ("traces | join kind=leftouter (requests) on operation_Id | count", 0),
+        ("requests | summarize arg_max(timestamp, *) by name", 1),
+        (
+            "traces | extend lvl = iff(severityLevel > 2, 'hi', 'lo') | summarize count() by lvl",
+            2,
+        ),
     ],
 )
 def test_planner_pushes_the_common_shapes(store: TelemetryStore, query: str, consumed: int) -> None:

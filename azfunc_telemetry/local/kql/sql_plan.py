@@ -25,6 +25,7 @@ from typing import Any
 
 from . import syntax as ast
 from . import tabular
+from .arg_extremes import ARG_EXTREMES, arg_outputs
 from .errors import KqlError
 from .expressions import ExpressionEvaluator, infer_name, unique_name
 from .joins import join_tables
@@ -316,6 +317,10 @@ class _Planner:
         keys = [translate(key.expr, self.columns, self.constant, predicate=False) for key in op.by]
         if any(key is None for key in keys):
             return None
+        extreme = op.aggregates[0].expr if len(op.aggregates) == 1 else None
+        if isinstance(extreme, ast.Call) and extreme.name in ARG_EXTREMES:
+            key_list = [key for key in keys if key is not None]
+            return self.arg_extreme(extreme, shape, key_list)
         aggregates = [
             translate_aggregate(item.expr, self.columns, self.constant) for item in op.aggregates
         ]
@@ -335,6 +340,49 @@ class _Planner:
         select += self.from_clause() + group
         self.shape = shape
         return select, names, [item.kind for item in sql_items]
+
+    def arg_extreme(
+        self, call: ast.Call, shape: Table, keys: list[SqlScalar]
+    ) -> tuple[str, list[str], list[str]] | None:
+        """``summarize arg_max(x, ...) by keys`` as the first row of each group by ``x`` (rows
+        where ``x`` is null never win; ties go to the earlier row, as in the interpreter)."""
+        if not keys:
+            return None  # without `by` an empty input still yields a row; the interpreter does it
+        names = list(shape.columns)
+        outputs = arg_outputs(call, self.shape.columns, names[: len(keys)])
+        values = [
+            translate(expr, self.columns, self.constant, predicate=False) for _n, expr in outputs
+        ]
+        if any(value is None for value in values) or len(names) != len(keys) + len(values):
+            return None
+        chosen = [value for value in values if value is not None]
+        target = chosen[0]
+        if target.kind not in SORTABLE or target.kind in ("bool", "bag-string"):
+            return None
+        direction = "DESC" if call.name == "arg_max" else "ASC"
+        partition = f"PARTITION BY {', '.join(key.sql for key in keys)}"
+        ranking = f"({target.sql} IS NULL) ASC, {target.sql} {direction}, {self.order} ASC"
+        inner = [f"{key.sql} AS k{i}" for i, key in enumerate(keys)]
+        inner += [f"{value.sql} AS v{i}" for i, value in enumerate(chosen)]
+        inner += [
+            f"({target.sql} IS NULL) AS none_won",
+            f"ROW_NUMBER() OVER ({partition} ORDER BY {ranking}) AS rank_in_group",
+            f"MIN({self.order}) OVER ({partition}) AS {_ORDER}",
+        ]
+        picked = [f"k{i} AS {_quote(name)}" for i, name in enumerate(names[: len(keys)])]
+        picked += [
+            f"CASE WHEN none_won THEN NULL ELSE v{i} END AS {_quote(name)}"
+            for i, name in enumerate(names[len(keys) :])
+        ]
+        select = (
+            f"{self.prefix}SELECT {', '.join([*picked, _ORDER])} FROM (SELECT {', '.join(inner)} "
+            f"{self.from_clause()}) WHERE rank_in_group = 1"
+        )
+        self.shape = shape
+        # A group whose x is always null yields nulls, strings included, so they stay raw.
+        kinds = [key.kind for key in keys]
+        kinds += ["bag-string" if value.kind == "string" else value.kind for value in chosen]
+        return select, names, kinds
 
     def finish(self, select: str, names: list[str], kinds: list[str], index: int) -> SqlPlan:
         """Add the ordering stage (``order by``/``top``, then ``take``) that follows ``index``."""
