@@ -133,6 +133,12 @@ QUERIES = [
     "traces | where severityLevel > 0 | top 500 by timestamp desc | count",
     "requests | top 2 by duration desc nulls first",
     "traces | top 5 by timestamp asc",
+    "requests | summarize percentiles(duration, 0, 7, 33.3, 50, 95, 99, 100) by name",
+    "requests | summarize percentile(duration, 90), p = percentile(duration, 10) by success",
+    "traces | summarize percentiles(severityLevel, 50, 99) by operation_Name, cloud_RoleName",
+    "traces | summarize percentiles(timestamp, 50) by severityLevel",
+    "requests | where duration > 100 | summarize percentiles(duration, 50, 95) by name"
+    " | order by name asc",
     "requests | summarize arg_max(timestamp, *) by name",
     "requests | summarize arg_min(duration, name, success) by cloud_RoleName",
     "traces | summarize arg_max(severityLevel, message) by operation_Id",
@@ -217,7 +223,7 @@ def test_pushdown_matches_interpreter(store: TelemetryStore, query: str) -> None
         ("requests | top 10 by timestamp", 1),
         ("requests | where success == false | order by duration | take 3", 3),
         ("requests | where name =~ 'orders' | count", 0),
-        ("requests | summarize percentiles(duration, 50) by name", 0),
+        ("requests | summarize percentiles(duration, 50) by name", 1),
         (
             "traces | join (requests | project operation_Id, name) on operation_Id"
             " | summarize count() by name",
@@ -257,11 +263,11 @@ def ast_query_types() -> tuple[type, ...]:
 
 
 def test_pruned_read_selects_only_mentioned_columns(store: TelemetryStore) -> None:
-    """A percentile query over requests reads just name and duration, never the JSON columns."""
+    """A make_set query over requests reads just the columns it names, never the JSON ones."""
     from azfunc_telemetry.local.kql.expressions import ExpressionEvaluator
     from azfunc_telemetry.local.kql.parser import parse
 
-    script = parse("requests | summarize percentiles(duration, 50) by name")
+    script = parse("requests | summarize make_set(duration) by name")
     plan = plan_query(
         "requests", store.column_types("requests"), script.query.operators,
         ExpressionEvaluator(NOW, {}),

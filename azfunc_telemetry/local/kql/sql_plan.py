@@ -321,6 +321,11 @@ class _Planner:
         if isinstance(extreme, ast.Call) and extreme.name in ARG_EXTREMES:
             key_list = [key for key in keys if key is not None]
             return self.arg_extreme(extreme, shape, key_list)
+        if op.aggregates and all(
+            isinstance(item.expr, ast.Call) and item.expr.name in ("percentile", "percentiles")
+            for item in op.aggregates
+        ):
+            return self.percentiles(op, shape, [key for key in keys if key is not None])
         aggregates = [
             translate_aggregate(item.expr, self.columns, self.constant) for item in op.aggregates
         ]
@@ -383,6 +388,54 @@ class _Planner:
         kinds = [key.kind for key in keys]
         kinds += ["bag-string" if value.kind == "string" else value.kind for value in chosen]
         return select, names, kinds
+
+    def percentiles(
+        self, op: ast.Summarize, shape: Table, keys: list[SqlScalar]
+    ) -> tuple[str, list[str], list[str]] | None:
+        """``summarize percentiles(x, p, ...) by keys`` (one ``x``) by ranking each group's
+        non-null values: the nearest rank ``max(ceil(p / 100 * n), 1)``, computed in the same
+        floating point as the interpreter's."""
+        calls = [item.expr for item in op.aggregates if isinstance(item.expr, ast.Call)]
+        if not keys or any(len(call.args) < 2 for call in calls):
+            return None
+        first = calls[0].args[0]
+        if any(call.args[0] != first for call in calls):
+            return None
+        value = translate(first, self.columns, self.constant, predicate=False)
+        if value is None or value.kind not in ("long", "int", "real", "datetime"):
+            return None
+        percents: list[float | int] = []
+        for call in calls:
+            for arg in call.args[1:]:
+                percent = self.constant(arg)
+                if not (isinstance(percent, (int, float)) and not isinstance(percent, bool)):
+                    return None
+                if not 0 <= percent <= 100:
+                    return None
+                percents.append(percent)
+        names = list(shape.columns)
+        if len(names) != len(keys) + len(percents):
+            return None
+        partition = f"PARTITION BY {', '.join(key.sql for key in keys)}"
+        inner = [f"{key.sql} AS k{i}" for i, key in enumerate(keys)]
+        inner += [
+            f"{value.sql} AS v",
+            f"ROW_NUMBER() OVER ({partition} ORDER BY ({value.sql} IS NULL), {value.sql}) AS rn",
+            f"COUNT({value.sql}) OVER ({partition}) AS n",
+            f"MIN({self.order}) OVER ({partition}) AS {_ORDER}",
+        ]
+        picked = [f"k{i} AS {_quote(name)}" for i, name in enumerate(names[: len(keys)])]
+        for percent, name in zip(percents, names[len(keys) :], strict=True):
+            share = f"({float(percent)!r} / 100.0 * n)"
+            rank = f"MAX(1, CAST({share} AS INTEGER) + ({share} > CAST({share} AS INTEGER)))"
+            picked.append(f"MAX(CASE WHEN rn = {rank} THEN v END) AS {_quote(name)}")
+        group = ", ".join(f"k{i}" for i in range(len(keys)))
+        select = (
+            f"{self.prefix}SELECT {', '.join([*picked, f'MIN({_ORDER}) AS {_ORDER}'])}"
+            f" FROM (SELECT {', '.join(inner)} {self.from_clause()}) GROUP BY {group}"
+        )
+        self.shape = shape
+        return select, names, [key.kind for key in keys] + [value.kind] * len(percents)
 
     def finish(self, select: str, names: list[str], kinds: list[str], index: int) -> SqlPlan:
         """Add the ordering stage (``order by``/``top``, then ``take``) that follows ``index``."""
