@@ -337,3 +337,21 @@ def test_queries_run_on_a_database_lacking_newer_columns(tmp_path: pathlib.Path)
             pushed = run_query(query, opened, now=NOW)
             assert _same(pushed, run_query(query, InterpreterOnly(opened), now=NOW)), query
         assert run_query("traces | where client_Type == '' | count", opened).rows == [[20]]
+
+
+def test_operation_filter_and_top_by_time_use_the_store_indexes(store: TelemetryStore) -> None:
+    """SQLite answers `operation_Id ==` and `top N by timestamp` from the store's indexes."""
+    from azfunc_telemetry.local.kql.expressions import ExpressionEvaluator
+    from azfunc_telemetry.local.kql.parser import parse
+
+    for query, index in (
+        ("traces | where operation_Id == 'op-3' | project message", "ix_traces_operation_Id"),
+        ("traces | top 5 by timestamp", "ix_traces_timestamp"),
+    ):
+        script = parse(query)
+        plan = plan_query(
+            "traces", store.column_types("traces"), script.query.operators,
+            ExpressionEvaluator(NOW, {}),
+        )  # fmt: skip
+        explained = " ".join(str(row) for row in store.read_sql(f"EXPLAIN QUERY PLAN {plan.sql}"))
+        assert index in explained, explained
