@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from .connection import ConnectionInfo, parse_connection_string
 
@@ -18,7 +18,9 @@ __all__ = [
     "ENV_CONNECTION_STRING",
     "ENV_DISABLED",
     "ENV_INSTRUMENTATION_KEY",
+    "INVOCATION_TELEMETRY_CHOICES",
     "ConfigProblem",
+    "InvocationTelemetry",
     "TelemetryConfig",
     "default_storage_path",
     "resolve_config",
@@ -65,6 +67,9 @@ class TelemetryConfig(NamedTuple):
     cloud_role: str = ""
     cloud_role_instance: str = ""
     scrub_patterns: tuple[str, ...] = ()
+    #: ``auto``, ``request`` or ``dependency``: how each invocation is reported (see
+    #: :func:`azfunc_telemetry.hostjson.decide_invocation_telemetry`).
+    invocation_telemetry: str = "auto"
     problems: tuple[ConfigProblem, ...] = ()
 
     @property
@@ -103,6 +108,18 @@ def _ratio(raw: str) -> float:
     return value
 
 
+InvocationTelemetry = Literal["auto", "request", "dependency"]
+"""How each invocation is reported: decided by the host's config, a request, or a dependency."""
+INVOCATION_TELEMETRY_CHOICES: tuple[InvocationTelemetry, ...] = ("auto", "request", "dependency")
+
+
+def _invocation_telemetry(raw: str) -> str:
+    value = raw.strip().lower()
+    if value not in INVOCATION_TELEMETRY_CHOICES:
+        raise ValueError(f"expected one of {', '.join(INVOCATION_TELEMETRY_CHOICES)}, got {raw!r}")
+    return value
+
+
 _CONVERTERS: dict[str, Callable[[str], Any]] = {
     "enabled": _parse_bool,
     "queue_size": _positive_int,
@@ -123,6 +140,7 @@ _CONVERTERS: dict[str, Callable[[str], Any]] = {
     "gzip": _parse_bool,
     "cloud_role": str,
     "cloud_role_instance": str,
+    "invocation_telemetry": _invocation_telemetry,
 }
 
 
@@ -226,6 +244,8 @@ def resolve_config(
                     f"{setting_name(option)} is invalid: {exc}; the default is used.",
                 )
             )
+    if "invocation_telemetry" in given:
+        _check_invocation_telemetry(values, problems)
     if ENV_DISABLED in env and "enabled" not in given:
         try:
             values["enabled"] = not _parse_bool(env[ENV_DISABLED])
@@ -241,6 +261,23 @@ def resolve_config(
         problems=tuple(problems),
         **values,
     )
+
+
+def _check_invocation_telemetry(values: dict[str, Any], problems: list[ConfigProblem]) -> None:
+    """Validate an explicit ``invocation_telemetry``; a bad one is reported and ``auto`` used."""
+    given = values["invocation_telemetry"]
+    try:
+        if not isinstance(given, str):
+            raise ValueError(f"expected a string, got {type(given).__name__}")
+        values["invocation_telemetry"] = _invocation_telemetry(given)
+    except ValueError as exc:
+        del values["invocation_telemetry"]
+        problems.append(
+            ConfigProblem(
+                "invocation_telemetry",
+                f"invocation_telemetry argument is invalid: {exc}; auto is used.",
+            )
+        )
 
 
 def _check_patterns(patterns: Sequence[str], problems: list[ConfigProblem]) -> tuple[str, ...]:

@@ -16,11 +16,11 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .concurrency import ConcurrencyTracker
-from .config import TelemetryConfig, resolve_config
+from .config import InvocationTelemetry, TelemetryConfig, resolve_config
 from .diagnostics import forget_warnings, logger, warn_once
 from .export import Envelope, Exporter
 from .handler import TelemetryHandler
-from .hostjson import host_forwards_logs, read_host_settings
+from .hostjson import decide_invocation_telemetry, host_forwards_logs, read_host_settings
 from .items import MetricItem, QueueItem
 from .pipeline import PeriodicTask, Pipeline
 from .stats import DeliveryStats, TelemetryStats
@@ -84,6 +84,7 @@ def setup(
     exporter: Exporter[Envelope] | None = None,
     strict: bool = False,
     scrub_patterns: Sequence[str] | None = None,
+    invocation_telemetry: InvocationTelemetry | None = None,
     **overrides: Any,
 ) -> TelemetryConfig:
     """Configure telemetry for this process; safe to call any number of times.
@@ -97,6 +98,10 @@ def setup(
         exporter: deliver through this exporter instead (for example ``InMemoryExporter``).
         strict: raise ``ValueError`` on a missing or malformed setting instead of warning.
         scrub_patterns: extra regular expressions whose matches are redacted before export.
+        invocation_telemetry: ``"auto"`` (default), ``"request"`` or ``"dependency"``: report
+            each invocation as a ``requests`` row, or as an ``InProc`` dependency under the
+            host's own request; ``auto`` picks ``dependency`` unless host.json (or its app
+            setting override) turns the host's ``Host.Results`` requests off.
         **overrides: any field of :class:`~azfunc_telemetry.config.TelemetryConfig`.
 
     Returns:
@@ -109,6 +114,8 @@ def setup(
         given["connection_string"] = connection_string
     if scrub_patterns is not None:
         given["scrub_patterns"] = tuple(scrub_patterns)
+    if invocation_telemetry is not None:
+        given["invocation_telemetry"] = invocation_telemetry
     if exporter is not None:
         given["exporter"] = exporter
     with _lock:
@@ -140,6 +147,7 @@ def _build(
     if not config.enabled or (config.connection is None and exporter is None):
         return Runtime(config=config, overrides=given, pipeline=None, handler=None)
     ikey = config.connection.instrumentation_key if config.connection else _NO_IKEY
+    invocation_telemetry = _decide_invocation_telemetry(config)
 
     def make_builder() -> EnvelopeBuilder:
         from .envelope import EnvelopeBuilder
@@ -150,6 +158,7 @@ def _build(
             cloud_role=config.cloud_role,
             cloud_role_instance=config.cloud_role_instance,
             scrubber=Scrubber(config.scrub_patterns),
+            invocation_telemetry=invocation_telemetry,
         )
 
     def make_exporter(stats: DeliveryStats) -> Exporter[Envelope]:
@@ -189,6 +198,13 @@ def _build(
         if task is not None:
             pipeline.add_periodic(task)
     return runtime
+
+
+def _decide_invocation_telemetry(config: TelemetryConfig) -> str:
+    """``request`` or ``dependency``, decided once per setup (``auto`` reads host.json)."""
+    choice, reason = decide_invocation_telemetry(config.invocation_telemetry)
+    logger.debug("invocations are reported as %s items: %s", choice, reason)
+    return choice
 
 
 def _emit_metrics(runtime: Runtime) -> None:

@@ -50,7 +50,7 @@ def test_v1_quickstart_runs_and_reports(emulator: IngestionEmulator) -> None:
         "GET", "http://localhost/api/HttpExample", params={"name": "ada"}, body=b""
     )
     assert main(req=request, context=context).get_body() == b"Hello, ada!"
-    envelopes = emulator.wait_for(count_type("RequestData", 1), timeout=10)
+    envelopes = emulator.wait_for(count_type("RemoteDependencyData", 1), timeout=10)
     envelopes = emulator.wait_for(count_type("MessageData", 1), timeout=10)
     (trace,) = of_type(envelopes, "MessageData")
     assert base(trace)["message"] == "greeting ada"
@@ -71,14 +71,14 @@ def test_v2_quickstart_instruments_every_function(emulator: IngestionEmulator) -
     asyncio.run(
         functions["worker"](msg=func.QueueMessage(body=b"7"), context=FakeContext("worker"))
     )
-    envelopes = emulator.wait_for(count_type("RequestData", 2), timeout=10)
-    names = sorted(base(r)["name"] for r in of_type(envelopes, "RequestData"))
+    envelopes = emulator.wait_for(count_type("RemoteDependencyData", 2), timeout=10)
+    names = sorted(base(r)["name"] for r in of_type(envelopes, "RemoteDependencyData"))
     assert names == ["hello", "worker"]
 
 
 def test_testing_example_passes(emulator: IngestionEmulator) -> None:
     """The README's unit-test example is itself a passing test."""
-    run_block("testing")["test_main_reports_a_request"]()
+    run_block("testing")["test_main_reports_its_invocation"]()
 
 
 def test_readme_commands_are_what_ci_runs() -> None:
