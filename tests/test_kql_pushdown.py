@@ -347,6 +347,7 @@ def test_operation_filter_and_top_by_time_use_the_store_indexes(store: Telemetry
     for query, index in (
         ("traces | where operation_Id == 'op-3' | project message", "ix_traces_operation_Id"),
         ("traces | top 5 by timestamp", "ix_traces_timestamp"),
+        ("traces | where timestamp > ago(5m) | project message", "ix_traces_timestamp"),
     ):
         script = parse(query)
         plan = plan_query(

@@ -471,8 +471,12 @@ class _Planner:
             self.shape = tabular.take(take, self.shape, self.exprs)
             limit = f" LIMIT {self.constant(take.count)}"
             index += 1
-        sql = f"SELECT * FROM ({select}) ORDER BY {order}{limit}"
         types = {name: kind for name, kind in self.shape.types.items() if name in names}
+        if not limit and order == f"{_ORDER} ASC":
+            # Leave the order to Python: without ORDER BY, SQLite may serve a filter from an
+            # index (a narrow time range) instead of scanning the table in row order.
+            return SqlPlan(select, names, kinds, types, index, sort_by_order=True)
+        sql = f"SELECT * FROM ({select}) ORDER BY {order}{limit}"
         return SqlPlan(sql, names, kinds, types, index)
 
 
