@@ -20,7 +20,15 @@ from typing import Any
 from ._version import __version__
 from .context import InvocationContext
 from .dimensions import LogDimensions, record_properties, remember
-from .items import DependencyItem, ExceptionItem, MetricItem, RequestItem, request_properties
+from .items import (
+    DependencyItem,
+    ExceptionItem,
+    LogItem,
+    MetricItem,
+    QueueItem,
+    RequestItem,
+    request_properties,
+)
 from .sanitize import (
     MAX_ITEM_BYTES,
     MAX_MESSAGE,
@@ -117,11 +125,10 @@ class EnvelopeBuilder:
         # only copies, so an envelope changed later (cut to size, say) cannot change another.
         self._tag_memo: dict[tuple[object, ...], dict[str, str]] = {}
 
-    def build(self, item: object) -> Envelope | None:
+    def build(self, item: QueueItem) -> Envelope | None:
         """One envelope for one queued item; ``None`` for an item that cannot be represented."""
-        if type(item) is tuple:
-            record, context, message = item
-            return self.log(record, context, message)
+        if type(item) is LogItem:
+            return self.log(item.record, item.context, item.message)
         if isinstance(item, RequestItem):
             return self.request(item)
         if isinstance(item, DependencyItem):

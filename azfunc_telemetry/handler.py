@@ -13,21 +13,11 @@ import threading
 from collections.abc import Callable
 
 from .context import lookup_invocation
+from .items import LogItem
 
 __all__ = ["InvocationContextFilter", "TelemetryHandler"]
 
 _get_ident = threading.get_ident
-
-
-def _message(record: logging.LogRecord) -> str:
-    try:
-        return record.getMessage()
-    except Exception:
-        from .sanitize import safe_str
-
-        args = record.args
-        shown = ", ".join(safe_str(a) for a in args) if isinstance(args, tuple) else safe_str(args)
-        return f"{safe_str(record.msg)} [unformattable arguments: {shown}]"
 
 
 class TelemetryHandler(logging.Handler):
@@ -37,7 +27,7 @@ class TelemetryHandler(logging.Handler):
     never feed back into delivery (they still reach other handlers, or stderr).
     """
 
-    def __init__(self, submit: Callable[[object], None], excluded_threads: set[int]) -> None:
+    def __init__(self, submit: Callable[[LogItem], None], excluded_threads: set[int]) -> None:
         super().__init__()
         self._submit = submit
         self._excluded = excluded_threads
@@ -51,12 +41,12 @@ class TelemetryHandler(logging.Handler):
         return True
 
     def emit(self, record: logging.LogRecord) -> None:
-        """Queue ``(record, invocation, message)``; never blocks, never raises."""
+        """Queue the record with its invocation; never blocks, never raises."""
         try:
             if _get_ident() in self._excluded:
                 self._show_if_unheard(record)
                 return
-            self._submit((record, lookup_invocation(), _message(record)))
+            self._submit(LogItem(record, lookup_invocation()))
             if record.levelno >= logging.WARNING:
                 self._show_if_unheard(record)
         except Exception:

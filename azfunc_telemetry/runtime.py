@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any
 from .concurrency import ConcurrencyTracker
 from .config import TelemetryConfig, resolve_config
 from .diagnostics import forget_warnings, logger, warn_once
-from .export import Exporter
+from .export import Envelope, Exporter
 from .handler import TelemetryHandler
 from .hostjson import host_forwards_logs, read_host_settings
-from .items import MetricItem
+from .items import MetricItem, QueueItem
 from .pipeline import PeriodicTask, Pipeline
 from .stats import DeliveryStats, TelemetryStats
 
@@ -44,7 +44,7 @@ class Runtime:
         self,
         config: TelemetryConfig,
         overrides: dict[str, Any],
-        pipeline: Pipeline | None,
+        pipeline: Pipeline[Envelope] | None,
         handler: TelemetryHandler | None,
     ) -> None:
         self.config = config
@@ -52,7 +52,7 @@ class Runtime:
         self.pipeline = pipeline
         self.handler = handler
 
-    def submit(self, item: object) -> None:
+    def submit(self, item: QueueItem) -> None:
         """Queue an item if export is on; a no-op otherwise."""
         if self.pipeline is not None:
             self.pipeline.submit(item)
@@ -91,7 +91,7 @@ def setup(
     enabled: bool | None = None,
     exit_timeout_s: float | None = None,
     export_interval_s: float | None = None,
-    exporter: Exporter | None = None,
+    exporter: Exporter[Envelope] | None = None,
     gzip: bool | None = None,
     max_attempts: int | None = None,
     metrics_interval_s: float | None = None,
@@ -205,7 +205,9 @@ def setup(
         return config
 
 
-def _build(config: TelemetryConfig, given: dict[str, Any], exporter: Exporter | None) -> Runtime:
+def _build(
+    config: TelemetryConfig, given: dict[str, Any], exporter: Exporter[Envelope] | None
+) -> Runtime:
     if not config.enabled or (config.connection is None and exporter is None):
         return Runtime(config=config, overrides=given, pipeline=None, handler=None)
     ikey = config.connection.instrumentation_key if config.connection else _NO_IKEY
@@ -221,7 +223,7 @@ def _build(config: TelemetryConfig, given: dict[str, Any], exporter: Exporter | 
             scrubber=Scrubber(config.scrub_patterns, sensitive_keys=config.sensitive_keys),
         )
 
-    def make_exporter(stats: DeliveryStats) -> Exporter:
+    def make_exporter(stats: DeliveryStats) -> Exporter[Envelope]:
         if exporter is not None:
             return exporter
         from .export.azure import AzureMonitorExporter

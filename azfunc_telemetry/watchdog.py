@@ -14,6 +14,7 @@ import time
 from .context import running_invocations
 from .diagnostics import logger
 from .hostjson import read_host_settings
+from .items import LogItem
 from .pipeline import PeriodicTask
 from .runtime import Runtime, register_periodic
 
@@ -58,7 +59,7 @@ def timeout_watchdog(runtime: Runtime) -> PeriodicTask | None:
                 None,
                 extra={"elapsed_s": round(elapsed, 3), "function_timeout_s": timeout_s},
             )
-            pipeline.submit((record, context, record.getMessage()))
+            pipeline.submit(LogItem(record, context))
             logger.handle(record)
 
     return PeriodicTask(min(1.0, max(0.05, threshold_s / 20)), check)

@@ -220,7 +220,7 @@ class _Capture(logging.Handler):
 
 def _export_side(result: BenchmarkResult, settings: Settings, connection_string: str) -> None:
     count = settings.export_records
-    # Exactly what azfunc_telemetry's handler queues: (record, invocation, message).
+    # Exactly what azfunc_telemetry's handler queues: LogItem(record, invocation).
     items = _captured_records(
         lambda into: azfunc_telemetry.TelemetryHandler(into.append, set()), EXTRA, count
     )
