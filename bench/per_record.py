@@ -249,7 +249,7 @@ def _export_side(result: BenchmarkResult, settings: Settings, connection_string:
     # The scrubber alone: the workload's messages (no secret: one hint search each), and the
     # same number of messages that hold secrets (every matching rule runs).
     scrubber = Scrubber()
-    plain_messages = [item[2] for item in items]
+    plain_messages = [item.message for item in items]
     secret_messages = [
         f"{text} password=hunter2 https://u:pw@db.example.com" for text in plain_messages
     ]
