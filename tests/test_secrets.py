@@ -7,6 +7,7 @@ import logging
 import os
 import stat
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -294,6 +295,14 @@ OPENSSH_BODY = "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAABlwAAAAdz
 FUNCTION_KEY = "aBcD1234efGH5678ijKL90mnOPqrST12uvWX34yzAB56CDef=="
 
 
+@dataclass
+class Credentials:
+    """An application object whose repr shows its fields, the password among them."""
+
+    user: str
+    password: str
+
+
 class Planted(NamedTuple):
     """One secret planted in one channel: what the application does, and what must not leak."""
 
@@ -414,7 +423,8 @@ CORPUS: dict[str, Planted] = {
     "nested-text-secret": _extra(
         {"job": {"source": "https://u:NestedUrlPw17@h.example.com/x"}}, "NestedUrlPw17"
     ),
-    "nested-object-repr": _extra({"settings": {"client": {"api_key": "ObjKey18"}}}, "ObjKey18"),
+    "nested-dict-api-key": _extra({"settings": {"client": {"api_key": "ObjKey18"}}}, "ObjKey18"),
+    "object-repr-password": _extra({"login": Credentials("bob", "DataclassPw19")}, "DataclassPw19"),
     # Exception text, logged and escaping.
     "exception-url-password": Planted(
         "exception", "connect to postgresql://app:ExcPgPw19@db/orders failed", "ExcPgPw19"
