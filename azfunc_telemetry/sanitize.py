@@ -91,7 +91,7 @@ _BUILTIN_RULES = (
     ),
     # Connection-string fields: App Insights, Storage, Service Bus, Event Hubs, SQL.
     _Rule(
-        r"((?:InstrumentationKey|AccountKey|SharedAccessKey|SharedAccessSignature|Password|Pwd)"
+        r"((?:InstrumentationKey|AccountKey|SharedAccess(?:Key|Signature)|P(?:assword|wd))"
         r"\s*=\s*)(?!\[REDACTED\])[^;\s\"']+",
         ("key", "signature", "password", "pwd"),
         ("=",),
@@ -105,7 +105,7 @@ _BUILTIN_RULES = (
     _Rule(r"(\bcode\s*=\s*)(?=[A-Za-z0-9_\-/+]{20})[A-Za-z0-9_\-/+]+={0,2}", ("code",), ("=",)),
     # Headers written as "name: value", name=value or in a repr'd dict.
     _Rule(
-        r"((?:x-functions-key|authorization|proxy-authorization|cookie|set-cookie|x-api-key|"
+        r"((?:x-(?:functions|api)-key|(?:proxy-)?authorization|(?:set-)?cookie|"
         r"ocp-apim-subscription-key)[\"']?\s*[:=]\s*[\"']?)(?!\[REDACTED\])[^\"'\r\n,}]+",
         ("key", "auth", "cookie"),
         (":", "="),
@@ -191,9 +191,11 @@ class Scrubber:
         named_value = _NAMED_VALUE_PATTERN.format(names=names)
         rules = [*_BUILTIN_RULES, _Rule(named_value, named_hints, (":", "="))]
         self._rules = [
-            (re.compile(rule.pattern, re.IGNORECASE), rule.hints, rule.needs) for rule in rules
+            (re.compile(rule.pattern, re.IGNORECASE), frozenset(rule.hints), rule.needs)
+            for rule in rules
         ]
         hints = {hint for rule in rules for hint in rule.hints}
+        self._hints = tuple(sorted(hints))
         # A hint that holds another is left out: the shorter one finds it.
         kept = [hint for hint in hints if not any(o != hint and o in hint for o in hints)]
         hint_pattern = _alternation([(hint[0], re.escape(hint[1:])) for hint in kept])
@@ -222,8 +224,9 @@ class Scrubber:
             lowered = text.casefold()
             may_hold_secret = self._hint_any_case.search(text) is not None
         if may_hold_secret:
+            found = {hint for hint in self._hints if hint in lowered}
             for rule, hints, needs in self._rules:
-                if not any(hint in lowered for hint in hints):
+                if found.isdisjoint(hints):
                     continue
                 if needs and not any(need in text for need in needs):
                     continue
