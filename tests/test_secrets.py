@@ -611,3 +611,21 @@ def test_sensitive_keys_app_setting_is_read_and_the_argument_wins(
         body = exported_text(emulator)
         assert "5678" not in body
         assert "1234" in body
+
+
+TEXT_CASES = sorted(name for name, planted in CORPUS.items() if planted.channel == "message")
+
+
+@pytest.mark.parametrize("case", TEXT_CASES)
+def test_every_text_secret_is_scrubbed_from_exceptions_too(
+    emulator: IngestionEmulator, case: str
+) -> None:
+    """Each secret of the text corpus, as the text of an exception logged with
+    logger.exception and of one escaping an invocation, reaches the endpoint redacted."""
+    text = CORPUS[case].payload
+    _plant(Planted("exception", text, CORPUS[case].secret))
+    _plant(Planted("escaping", text, CORPUS[case].secret))
+    body = exported_text(emulator)
+    assert len(emulator.telemetry("ExceptionData")) == 2
+    leaked = [form for form in _forms(CORPUS[case].secret) if form in body]
+    assert not leaked, f"{case}: {leaked} reached the endpoint"
