@@ -135,3 +135,15 @@ def test_readme_documents_every_setting_and_metric() -> None:
     ):
         assert metric in README
     assert azfunc_telemetry.__version__
+
+
+def test_configuration_table_lists_exactly_the_setup_arguments() -> None:
+    """Every setup() argument has a row in the README's configuration table, and every row
+    names a setup() argument: the table and the signature stay in sync."""
+    import inspect
+
+    section = README.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    documented = {name for row in rows for name in re.findall(r"`(\w+)`", row.split(" | ", 1)[0])}
+    parameters = set(inspect.signature(azfunc_telemetry.setup).parameters)
+    assert documented == parameters
