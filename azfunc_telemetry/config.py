@@ -251,8 +251,13 @@ def _resolve_connection(
         if environ.get(ENV_CONNECTION_STRING, "").strip():
             candidates.append((ENV_CONNECTION_STRING, environ[ENV_CONNECTION_STRING]))
         if environ.get(ENV_INSTRUMENTATION_KEY, "").strip():
-            key = unquote(environ[ENV_INSTRUMENTATION_KEY]) or environ[ENV_INSTRUMENTATION_KEY]
-            candidates.append((ENV_INSTRUMENTATION_KEY, f"InstrumentationKey={key.strip()}"))
+            key = environ[ENV_INSTRUMENTATION_KEY].strip()
+            # Quotes stay around the whole value, so that they are noticed and reported below.
+            quotes = ("", "") if unquote(key) is None else (key[0], key[-1])
+            key = unquote(key) or key
+            candidates.append(
+                (ENV_INSTRUMENTATION_KEY, f"{quotes[0]}InstrumentationKey={key}{quotes[1]}")
+            )
     if not candidates:
         problems.append(
             ConfigProblem(

@@ -393,3 +393,21 @@ def test_setup_called_again_never_repeats_a_warning(
     assert len(ours) == 2, ours
     assert ours[0].startswith("AZFUNC_TELEMETRY_QUEUE_SIZE is invalid")
     assert ours[1].startswith("setup() argument batch_size is invalid")
+
+
+def test_quoted_legacy_instrumentation_key_is_accepted_with_one_notice(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """APPINSIGHTS_INSTRUMENTATIONKEY pasted with quotes is read too, with the quote note and
+    the legacy note, each once."""
+    monkeypatch.setenv("APPINSIGHTS_INSTRUMENTATIONKEY", '"0123abcd-0000-4000-8000-00000000abcd"')
+    with caplog.at_level(logging.WARNING, logger="azfunc_telemetry"):
+        config = azfunc_telemetry.setup(enabled=False)
+        azfunc_telemetry.setup(enabled=False)
+    assert config.connection is not None
+    assert config.connection.instrumentation_key == "0123abcd-0000-4000-8000-00000000abcd"
+    ours = [r.getMessage() for r in caplog.records if r.name == "azfunc_telemetry"]
+    assert len(ours) == 2, ours
+    assert any("quotes" in text for text in ours)
+    assert any("legacy" in text for text in ours)
+    assert all("0123abcd" not in text for text in ours)
