@@ -64,3 +64,35 @@ def test_blobs_another_process_sent_are_no_longer_pending_here(
     assert azfunc_telemetry.flush(10.0)
     assert time.monotonic() - started < 3.0
     assert azfunc_telemetry.stats().pending == 0
+
+
+def test_opencensus_is_used_only_through_its_public_api() -> None:
+    """No module of the package that imports opencensus touches a private name of it: every
+    attribute starting with an underscore is read off our own ``self``, and nothing from
+    opencensus is imported under a private name."""
+    import ast
+
+    import azfunc_telemetry as package
+
+    root = Path(package.__file__).parent
+    users = []
+    for source in sorted(root.rglob("*.py")):
+        tree = ast.parse(source.read_text(encoding="utf-8"))
+        imports = [
+            node
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("opencensus")
+        ]
+        if not imports:
+            continue
+        users.append(source.name)
+        for node in imports:
+            assert node.module is not None
+            assert not any(part.startswith("_") for part in node.module.split("."))
+            assert not any(alias.name.startswith("_") for alias in node.names)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and node.attr.startswith("_"):
+                owner = node.value
+                own = isinstance(owner, ast.Name) and owner.id == "self"
+                assert own, f"{source.name}:{node.lineno} reads {node.attr} off something else"
+    assert users == ["storage.py"]
