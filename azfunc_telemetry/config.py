@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from .connection import ConnectionInfo, parse_connection_string, unquote
 
@@ -18,7 +18,9 @@ __all__ = [
     "ENV_CONNECTION_STRING",
     "ENV_DISABLED",
     "ENV_INSTRUMENTATION_KEY",
+    "INVOCATION_TELEMETRY_CHOICES",
     "ConfigProblem",
+    "InvocationTelemetry",
     "TelemetryConfig",
     "default_storage_path",
     "resolve_config",
@@ -66,6 +68,9 @@ class TelemetryConfig(NamedTuple):
     cloud_role: str = ""
     cloud_role_instance: str = ""
     scrub_patterns: tuple[str, ...] = ()
+    #: ``auto``, ``request`` or ``dependency``: how each invocation is reported (see
+    #: :func:`azfunc_telemetry.hostjson.decide_invocation_telemetry`).
+    invocation_telemetry: str = "auto"
     #: Property names whose values are redacted whole, added to the built-in ones.
     sensitive_keys: tuple[str, ...] = ()
     problems: tuple[ConfigProblem, ...] = ()
@@ -160,6 +165,24 @@ def _parse_names(raw: str) -> tuple[str, ...]:
     return tuple(name.strip() for name in re.split(r"[,;]", raw) if name.strip())
 
 
+InvocationTelemetry = Literal["auto", "request", "dependency"]
+"""How each invocation is reported: decided by the host's config, a request, or a dependency."""
+INVOCATION_TELEMETRY_CHOICES: tuple[InvocationTelemetry, ...] = ("auto", "request", "dependency")
+
+
+def _parse_invocation_telemetry(raw: str) -> str:
+    value = raw.strip().lower()
+    if value not in INVOCATION_TELEMETRY_CHOICES:
+        raise ValueError("not one of the choices")
+    return value
+
+
+def _check_invocation_telemetry(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"a {type(value).__name__}, not text")
+    return _parse_invocation_telemetry(value)
+
+
 def _check_names(value: object) -> tuple[str, ...]:
     if isinstance(value, str):  # "pin,otp" reads as the app setting would
         return _parse_names(value)
@@ -185,6 +208,9 @@ _RATIO = _Kind(
 )
 _TEXT = _Kind("text", str, _check_text)
 _NAMES = _Kind("names separated by commas", _parse_names, _check_names)
+_INVOCATION_TELEMETRY = _Kind(
+    "auto, request or dependency", _parse_invocation_telemetry, _check_invocation_telemetry
+)
 
 #: Every option read from an argument or an app setting, by kind.
 _OPTIONS: dict[str, _Kind] = {
@@ -208,6 +234,7 @@ _OPTIONS: dict[str, _Kind] = {
     "cloud_role": _TEXT,
     "cloud_role_instance": _TEXT,
     "sensitive_keys": _NAMES,
+    "invocation_telemetry": _INVOCATION_TELEMETRY,
 }
 
 

@@ -5,6 +5,9 @@ One ``ContextVar`` is the source of truth. The wrapper sets it inside the functi
 inherit it. The worker's own convention, ``context.thread_local_storage.invocation_id`` set in a
 user thread, is honoured as a fallback through a registry of invocations that are still running,
 so a pool thread that outlives its invocation never lends that invocation's id to later records.
+The fallback is not used on a thread running an event loop: the worker stamps every invocation's
+id on its loop thread and never clears it, so there the stamp says nothing about the code
+logging; the loop's invocations are found through the context variable of their tasks.
 """
 
 from __future__ import annotations
@@ -37,8 +40,10 @@ class InvocationContext(NamedTuple):
         operation_id: the W3C trace id shared with the host's own request row.
         parent_id: the id that telemetry emitted *now* is parented to: the invocation's request
             id, or the innermost open :func:`azfunc_telemetry.span`.
-        request_id: the id of the ``requests`` item this invocation produces.
-        host_parent_id: the span id from the incoming ``traceparent`` (the host's span), if any.
+        request_id: the id of this invocation's own item (an ``InProc`` dependency under the
+            host's request, or a ``requests`` row), which its logs and spans are parented to.
+        host_parent_id: the span id from the incoming ``traceparent`` (the host's span, the id
+            of the host's request row), if any.
     """
 
     invocation_id: str
@@ -136,22 +141,44 @@ def _runtime_invocation_id() -> str | None:
     return value if isinstance(value, str) else None
 
 
+def _runs_event_loop() -> bool:
+    """Whether this thread is running an asyncio event loop (no asyncio import needed)."""
+    events = sys.modules.get("asyncio.events")
+    if events is None:
+        return False
+    try:
+        return events._get_running_loop() is not None
+    except Exception:
+        return False
+
+
 def lookup_invocation() -> InvocationContext | None:
     """Find the invocation for a record emitted here, cheapest source first.
 
     The context variable answers for the invocation's own thread and tasks and for threads
     started with our helpers. Otherwise a still-running invocation whose id the user stamped
-    on the worker's thread-local storage (or that the 3.13+ runtime keeps) is used.
+    on the worker's thread-local storage (or that the 3.13+ runtime keeps) is used, except on
+    an event loop's thread, where the worker's stale stamp would name whichever invocation it
+    dispatched last.
     """
     context = _CURRENT.get()
     if context is not None or not _ACTIVE:
         return context
+    if _WORKER_STORAGES and not _runs_event_loop():
+        found = _stamped_invocation()
+        if found is not None:
+            return found
+    runtime_id = _runtime_invocation_id()
+    running = _ACTIVE.get(runtime_id) if runtime_id else None
+    return running[1] if running is not None else None
+
+
+def _stamped_invocation() -> InvocationContext | None:
+    """The running invocation whose id is on the worker's thread-local storage here."""
     for storage in _WORKER_STORAGES:
         invocation_id = getattr(storage, "invocation_id", None)
         if invocation_id:
             found = _ACTIVE.get(invocation_id)
             if found is not None:
                 return found[1]
-    runtime_id = _runtime_invocation_id()
-    running = _ACTIVE.get(runtime_id) if runtime_id else None
-    return running[1] if running is not None else None
+    return None

@@ -15,16 +15,44 @@ from collections.abc import Callable
 from .context import lookup_invocation
 from .items import LogItem
 
-__all__ = ["InvocationContextFilter", "TelemetryHandler"]
+__all__ = ["WORKER_LOGGERS", "InvocationContextFilter", "TelemetryHandler", "is_worker_logger"]
 
 _get_ident = threading.get_ident
+
+#: Name prefixes of the loggers of the Functions worker and its runtimes. The host already
+#: receives and keeps their records (as system logs); exporting them again would fill the app's
+#: traces with dispatch chatter such as "Received FunctionInvocationRequest". A plain prefix,
+#: as the worker's own system-log rule: it takes in ``azure_functions_worker_errors`` too.
+WORKER_LOGGERS = (
+    "azure_functions_worker",
+    "azure_functions_runtime",
+    "azure_functions_runtime_v1",
+    "proxy_worker",
+)
+#: Logger name -> whether it is one of the worker's; a process has few logger names.
+_worker_logger_memo: dict[str, bool] = {}
+_WORKER_LOGGER_MEMO_MAX = 4096
+
+
+def is_worker_logger(name: str) -> bool:
+    """Whether ``name`` starts with one of :data:`WORKER_LOGGERS` (in any case)."""
+    known = _worker_logger_memo.get(name)
+    if known is not None:
+        return known
+    if type(name) is not str:
+        return False
+    found = name.lower().startswith(WORKER_LOGGERS)
+    if len(_worker_logger_memo) < _WORKER_LOGGER_MEMO_MAX:
+        _worker_logger_memo[name] = found
+    return found
 
 
 class TelemetryHandler(logging.Handler):
     """Queues every record it sees, with the invocation it belongs to, for export.
 
     Records logged on the export thread itself are skipped, so a warning about delivery can
-    never feed back into delivery (they still reach other handlers, or stderr).
+    never feed back into delivery (they still reach other handlers, or stderr). So are the
+    records of the Functions worker's own loggers (:data:`WORKER_LOGGERS`): the host has them.
     """
 
     def __init__(self, submit: Callable[[LogItem], None], excluded_threads: set[int]) -> None:
@@ -43,6 +71,9 @@ class TelemetryHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         """Queue the record with its invocation; never blocks, never raises."""
         try:
+            known = _worker_logger_memo.get(record.name)
+            if known or (known is None and is_worker_logger(record.name)):
+                return
             if _get_ident() in self._excluded:
                 self._show_if_unheard(record)
                 return

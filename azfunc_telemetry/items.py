@@ -60,7 +60,7 @@ def log_message(record: logging.LogRecord) -> str:
 
 
 class RequestItem(NamedTuple):
-    """One finished invocation, becoming a ``requests`` row.
+    """One finished invocation, becoming a ``requests`` row or an ``InProc`` dependency.
 
     It holds what the middleware observed, raw: the response code, the outcome and the
     dimensions are derived from it on the export thread, off the invocation's own time.
@@ -113,11 +113,16 @@ class RequestItem(NamedTuple):
 
 
 def request_properties(item: RequestItem) -> dict[str, object]:
-    """The ``requests`` row's custom dimensions (documented in the README)."""
+    """The invocation item's custom dimensions (documented in the README).
+
+    ``InvocationId`` is the host's name for the id: it joins the item to the host's own rows
+    and, where the host writes no requests, lets the portal open the invocation from ours.
+    """
     start = item.start
     properties: dict[str, object] = {
         "invocation_id": item.context.invocation_id,
         "function_name": item.context.function_name,
+        "InvocationId": item.context.invocation_id,
         "cold_start": item.cold_start,
         "execution_mode": item.execution_mode,
         "thread_name": start.thread_name,

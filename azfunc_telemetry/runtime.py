@@ -16,11 +16,11 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .concurrency import ConcurrencyTracker
-from .config import TelemetryConfig, resolve_config
+from .config import InvocationTelemetry, TelemetryConfig, resolve_config
 from .diagnostics import forget_warnings, logger, warn_once
 from .export import Envelope, Exporter
 from .handler import TelemetryHandler
-from .hostjson import host_forwards_logs, read_host_settings
+from .hostjson import decide_invocation_telemetry, host_forwards_logs, read_host_settings
 from .items import MetricItem, QueueItem
 from .pipeline import PeriodicTask, Pipeline
 from .stats import DeliveryStats, TelemetryStats
@@ -93,6 +93,7 @@ def setup(
     export_interval_s: float | None = None,
     exporter: Exporter[Envelope] | None = None,
     gzip: bool | None = None,
+    invocation_telemetry: InvocationTelemetry | None = None,
     max_attempts: int | None = None,
     metrics_interval_s: float | None = None,
     queue_size: int | None = None,
@@ -128,6 +129,10 @@ def setup(
         export_interval_s: longest wait before a partial batch is sent.
         exporter: deliver through this exporter instead (for example ``InMemoryExporter``).
         gzip: compress request bodies.
+        invocation_telemetry: ``"auto"`` (default), ``"request"`` or ``"dependency"``: report
+            each invocation as a ``requests`` row, or as an ``InProc`` dependency under the
+            host's own request; ``auto`` picks ``dependency`` unless host.json (or its app
+            setting override) turns the host's ``Host.Results`` requests off.
         max_attempts: in-memory attempts before a batch goes to local storage.
         metrics_interval_s: concurrency metrics cadence.
         queue_size: items held in memory; beyond it new items are dropped and counted.
@@ -162,6 +167,7 @@ def setup(
         "export_interval_s": export_interval_s,
         "exporter": exporter,
         "gzip": gzip,
+        "invocation_telemetry": invocation_telemetry,
         "max_attempts": max_attempts,
         "metrics_interval_s": metrics_interval_s,
         "queue_size": queue_size,
@@ -211,6 +217,7 @@ def _build(
     if not config.enabled or (config.connection is None and exporter is None):
         return Runtime(config=config, overrides=given, pipeline=None, handler=None)
     ikey = config.connection.instrumentation_key if config.connection else _NO_IKEY
+    invocation_telemetry = _decide_invocation_telemetry(config)
 
     def make_builder() -> EnvelopeBuilder:
         from .envelope import EnvelopeBuilder
@@ -221,6 +228,7 @@ def _build(
             cloud_role=config.cloud_role,
             cloud_role_instance=config.cloud_role_instance,
             scrubber=Scrubber(config.scrub_patterns, sensitive_keys=config.sensitive_keys),
+            invocation_telemetry=invocation_telemetry,
         )
 
     def make_exporter(stats: DeliveryStats) -> Exporter[Envelope]:
@@ -260,6 +268,13 @@ def _build(
         if task is not None:
             pipeline.add_periodic(task)
     return runtime
+
+
+def _decide_invocation_telemetry(config: TelemetryConfig) -> str:
+    """``request`` or ``dependency``, decided once per setup (``auto`` reads host.json)."""
+    choice, reason = decide_invocation_telemetry(config.invocation_telemetry)
+    logger.debug("invocations are reported as %s items: %s", choice, reason)
+    return choice
 
 
 def _emit_metrics(runtime: Runtime) -> None:

@@ -20,6 +20,7 @@ BENCHMARKS = (
     "throughput",
     "outage_memory",
     "exit_latency",
+    "kql",
 )
 
 
@@ -53,7 +54,7 @@ def smoke_report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 @pytest.mark.timeout(180)
 def test_every_benchmark_reports_numbers(smoke_report: dict[str, Any]) -> None:
-    """Each of the six benchmarks is present with finite numeric measurements."""
+    """Each of the seven benchmarks is present with finite numeric measurements."""
     assert smoke_report["mode"] == "smoke"
     assert set(smoke_report["benchmarks"]) == set(BENCHMARKS)
     for name in BENCHMARKS:

@@ -51,7 +51,7 @@ def test_v1_quickstart_runs_and_reports(emulator: IngestionEmulator) -> None:
         "GET", "http://localhost/api/HttpExample", params={"name": "ada"}, body=b""
     )
     assert main(req=request, context=context).get_body() == b"Hello, ada!"
-    envelopes = emulator.wait_for(count_type("RequestData", 1), timeout=10)
+    envelopes = emulator.wait_for(count_type("RemoteDependencyData", 1), timeout=10)
     envelopes = emulator.wait_for(count_type("MessageData", 1), timeout=10)
     (trace,) = of_type(envelopes, "MessageData")
     assert base(trace)["message"] == "greeting ada"
@@ -72,21 +72,21 @@ def test_v2_quickstart_instruments_every_function(emulator: IngestionEmulator) -
     asyncio.run(
         functions["worker"](msg=func.QueueMessage(body=b"7"), context=FakeContext("worker"))
     )
-    envelopes = emulator.wait_for(count_type("RequestData", 2), timeout=10)
-    names = sorted(base(r)["name"] for r in of_type(envelopes, "RequestData"))
+    envelopes = emulator.wait_for(count_type("RemoteDependencyData", 2), timeout=10)
+    names = sorted(base(r)["name"] for r in of_type(envelopes, "RemoteDependencyData"))
     assert names == ["hello", "worker"]
 
 
 def test_testing_example_passes(emulator: IngestionEmulator) -> None:
     """The README's unit-test example is itself a passing test."""
-    run_block("testing")["test_main_reports_a_request_and_its_log"]()
+    run_block("testing")["test_main_reports_its_invocation_and_its_log"]()
 
 
 def test_testing_example_passes_in_a_plain_test_process() -> None:
     """With the root logger at Python's default level (WARNING) and no app settings, as in a
     plain test process, the README's example still passes: it lets INFO through itself."""
     logging.getLogger().setLevel(logging.WARNING)
-    run_block("testing")["test_main_reports_a_request_and_its_log"]()
+    run_block("testing")["test_main_reports_its_invocation_and_its_log"]()
 
 
 def test_wait_for_telemetry_returns_only_the_type_asked_for() -> None:
@@ -99,8 +99,8 @@ def test_wait_for_telemetry_returns_only_the_type_asked_for() -> None:
         assert azfunc_telemetry.flush(5.0)
         main = run_block("testing")["main"]
         main(func.HttpRequest("GET", "http://h/api/main", body=b""), context=FakeContext("main"))
-        requests = emulator.wait_for_telemetry("RequestData")
-        assert [r["data"]["baseType"] for r in requests] == ["RequestData"]
+        invocations = emulator.wait_for_telemetry("RemoteDependencyData")
+        assert [r["data"]["baseType"] for r in invocations] == ["RemoteDependencyData"]
         traces = emulator.wait_for_telemetry("MessageData", count=2)
         assert {r["data"]["baseType"] for r in traces} == {"MessageData"}
         assert len(traces) == 2

@@ -98,6 +98,12 @@ class TelemetryStore:
                     f'"{name}" {_SQL_TYPES.get(kind, "TEXT")}' for name, kind in kinds.items()
                 )
                 connection.execute(f'CREATE TABLE IF NOT EXISTS "{table}" ({columns})')
+                # A store written by an older version lacks the newer columns: add them.
+                present = {row[1] for row in connection.execute(f'PRAGMA table_info("{table}")')}
+                for name, kind in kinds.items():
+                    if name not in present:
+                        sql_type = _SQL_TYPES.get(kind, "TEXT")
+                        connection.execute(f'ALTER TABLE "{table}" ADD COLUMN "{name}" {sql_type}')
                 connection.execute(
                     f'CREATE INDEX IF NOT EXISTS "ix_{table}_timestamp" ON "{table}" (timestamp)'
                 )
@@ -172,6 +178,15 @@ class TelemetryStore:
         self._check_table(table)
         return tuple(COLUMN_TYPES[table])
 
+    def column_types(self, table: str) -> dict[str, str]:
+        """Column name to Kusto type (``string``, ``long``, ``datetime``...) for ``table``.
+
+        Raises:
+            UnknownTableError: ``table`` is not one of :data:`TABLES`.
+        """
+        self._check_table(table)
+        return dict(COLUMN_TYPES[table])
+
     def rows(self, table: str) -> list[dict[str, Any]]:
         """All rows of ``table`` in insertion order, decoded to Python values.
 
@@ -192,6 +207,20 @@ class TelemetryStore:
             {name: _decode(kinds[name], value) for name, value in zip(names, row, strict=True)}
             for row in fetched
         ]
+
+    def read_sql(self, sql: str) -> list[tuple[Any, ...]]:
+        """Run one read-only SQL statement and return its rows.
+
+        The KQL engine uses this to let SQLite filter, group and sort before rows are decoded;
+        the connection refuses writes for the statement's duration.
+        """
+        with self._lock:
+            connection = self._require_connection()
+            connection.execute("PRAGMA query_only = ON")
+            try:
+                return connection.execute(sql).fetchall()
+            finally:
+                connection.execute("PRAGMA query_only = OFF")
 
     def count(self, table: str) -> int:
         """Number of rows in ``table``."""

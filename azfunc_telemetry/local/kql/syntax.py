@@ -9,13 +9,30 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from .syntax_ops import (
+    DataTable,
+    Evaluate,
+    Lookup,
+    MakeSeries,
+    MvExpand,
+    Parse,
+    ParsePart,
+    Print,
+    ProjectReorder,
+    Range,
+    RenderHint,
+    Serialize,
+)
+
 __all__ = [
     "Between",
     "Binary",
     "Call",
     "ColumnRef",
     "Count",
+    "DataTable",
     "Distinct",
+    "Evaluate",
     "Expr",
     "Extend",
     "InList",
@@ -24,21 +41,35 @@ __all__ = [
     "JoinCondition",
     "LetStatement",
     "Literal",
+    "Lookup",
+    "MakeSeries",
     "Member",
+    "MvExpand",
     "NamedExpr",
     "Operator",
+    "Parse",
+    "ParsePart",
+    "Print",
     "Project",
     "ProjectAway",
     "ProjectRename",
+    "ProjectReorder",
     "Query",
+    "Range",
+    "RenderHint",
     "Script",
+    "Serialize",
     "Sort",
     "SortKey",
+    "Star",
+    "Subquery",
     "Summarize",
     "TableRef",
     "Take",
+    "TermList",
     "Top",
     "Unary",
+    "Union",
     "Where",
 ]
 
@@ -130,7 +161,45 @@ class Between:
     pos: int
 
 
-Expr = Literal | ColumnRef | Member | Index | Call | Unary | Binary | InList | Between
+@dataclass(frozen=True, slots=True)
+class TermList:
+    """``left has_any (...)`` or ``left has_all (...)``."""
+
+    op: str
+    left: Expr
+    items: tuple[Expr, ...]
+    pos: int
+
+
+@dataclass(frozen=True, slots=True)
+class Subquery:
+    """A tabular query used as a value: ``toscalar(...)`` or the list of ``in (...)``."""
+
+    query: Query
+    pos: int
+
+
+@dataclass(frozen=True, slots=True)
+class Star:
+    """``*`` as an argument, as in ``arg_max(timestamp, *)``: every column."""
+
+    pos: int
+
+
+Expr = (
+    Literal
+    | ColumnRef
+    | Member
+    | Index
+    | Call
+    | Unary
+    | Binary
+    | InList
+    | Between
+    | TermList
+    | Subquery
+    | Star
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,6 +330,21 @@ class Join:
     pos: int
 
 
+@dataclass(frozen=True, slots=True)
+class Union:
+    """``union [kind=outer|inner] [withsource=Col] [isfuzzy=bool] legs``.
+
+    As a query's source it unions only ``legs``; after a pipe the input table is the first leg.
+    A :class:`TableRef` leg may hold ``*`` wildcards (``union *``, ``union app*``).
+    """
+
+    legs: tuple[TableRef | Query, ...]
+    inner: bool
+    source_column: str | None
+    fuzzy: bool
+    pos: int
+
+
 Operator = (
     Where
     | Project
@@ -274,6 +358,14 @@ Operator = (
     | Count
     | Distinct
     | Join
+    | Union
+    | Parse
+    | MvExpand
+    | MakeSeries
+    | Lookup
+    | Serialize
+    | Evaluate
+    | ProjectReorder
 )
 
 
@@ -292,7 +384,7 @@ class TableRef:
 class Query:
     """A tabular pipeline: a source followed by ``|``-separated operators."""
 
-    source: TableRef | Query
+    source: TableRef | Query | Union | Print | DataTable | Range
     operators: tuple[Operator, ...]
     pos: int
 
@@ -312,3 +404,4 @@ class Script:
 
     lets: tuple[LetStatement, ...]
     query: Query
+    render: RenderHint | None = None
