@@ -47,6 +47,9 @@ _TIME_LENGTH = len("2000-01-01T000000.000000")
 #: counting sweep always gets there first.
 _OPENCENSUS_RETENTION_SLACK_S = 3600
 _SWEEP_INTERVAL_S = 1.0
+#: How long every listing must miss a blob of ours before it counts as gone (sent or deleted
+#: by another process): a rename during a listing hides a file only for that listing.
+_GONE_AFTER_S = 0.5
 
 
 def has_blobs(path: str) -> bool:
@@ -107,6 +110,8 @@ class PersistentStore:
         self._stats = stats
         self._lock = threading.Lock()
         self._own: dict[str, int] = {}
+        #: When listings started to miss a blob of ``_own`` (see :meth:`own_pending`).
+        self._missing_since: dict[str, float] = {}
         self._next_sweep = 0.0
         #: opencensus' storage, opened when first read (see :func:`_open_for_reading`).
         self._reader: Any = None
@@ -194,6 +199,7 @@ class PersistentStore:
             expired += count
             with self._lock:
                 self._own.pop(_blob_key(full), None)
+                self._missing_since.pop(_blob_key(full), None)
         if expired:
             self._stats.add_dropped("storage_expired", expired)
             warn_once(
@@ -231,6 +237,7 @@ class PersistentStore:
         blob.delete()
         with self._lock:
             self._own.pop(_blob_key(blob.fullpath), None)
+            self._missing_since.pop(_blob_key(blob.fullpath), None)
 
     def release(self, blob: Any) -> None:
         """Hand a leased blob back at once (its send failed): it waits for the next attempt of
@@ -241,7 +248,9 @@ class PersistentStore:
         """Envelopes this process persisted that are still on disk.
 
         A blob of ours that another process sent (and deleted) no longer counts, nor does
-        one that expired; a blob another process is sending (leased) still does.
+        one that expired; a blob another process is sending (leased) still does. A listing
+        can miss a file renamed while it is read (a lease taken or handed back), so a blob is
+        judged gone only when every listing for :data:`_GONE_AFTER_S` missed it.
         """
         with self._lock:
             if not self._own:
@@ -251,10 +260,16 @@ class PersistentStore:
             present = {_blob_key(name) for name in os.listdir(self.path)}
         except OSError:
             present = set(known)
+        now = time.monotonic()
         with self._lock:
             for key in known:
-                if key not in present:
-                    self._own.pop(key, None)
+                if key in present:
+                    self._missing_since.pop(key, None)
+                    continue
+                since = self._missing_since.setdefault(key, now)
+                if now - since >= _GONE_AFTER_S and key in self._own:
+                    del self._own[key]
+                    del self._missing_since[key]
             return sum(self._own.values())
 
     def close(self) -> None:
