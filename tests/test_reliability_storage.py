@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -96,3 +97,38 @@ def test_opencensus_is_used_only_through_its_public_api() -> None:
                 own = isinstance(owner, ast.Name) and owner.id == "self"
                 assert own, f"{source.name}:{node.lineno} reads {node.attr} off something else"
     assert users == ["storage.py"]
+
+
+def test_a_blob_being_leased_over_and_over_stays_pending(tmp_path: Path) -> None:
+    """Another process leasing and handing back a blob of ours again and again renames it
+    under every listing; it is still on disk, so it stays pending the whole time."""
+    from opencensus.ext.azure.common.storage import LocalFileBlob
+
+    from azfunc_telemetry.export.storage import PersistentStore
+    from azfunc_telemetry.stats import DeliveryStats
+
+    store = PersistentStore(
+        str(tmp_path / "store"), max_bytes=1 << 20, retention_s=3600.0, stats=DeliveryStats()
+    )
+    assert store.put([{"name": "item", "index": index} for index in range(7)])
+    (blob_path,) = stored_blobs(tmp_path / "store")
+    stop = threading.Event()
+
+    def lease_and_hand_back() -> None:
+        blob = LocalFileBlob(str(blob_path))
+        while not stop.is_set():
+            blob.lease(30)
+            blob.lease(0)
+
+    other = threading.Thread(target=lease_and_hand_back)
+    other.start()
+    try:
+        readings = []
+        deadline = time.monotonic() + 2.0
+        while time.monotonic() < deadline:
+            readings.append(store.own_pending())
+    finally:
+        stop.set()
+        other.join()
+    assert len(readings) > 100
+    assert set(readings) == {7}
