@@ -10,6 +10,7 @@ formatter (Application Insights envelopes today).
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Mapping
 from typing import NamedTuple, TypeAlias
 
@@ -126,6 +127,8 @@ def request_properties(item: RequestItem) -> dict[str, object]:
         "cold_start": item.cold_start,
         "execution_mode": item.execution_mode,
         "thread_name": start.thread_name,
+        # Thread names repeat in every worker process; with the process they name one thread.
+        "ProcessId": os.getpid(),
         "inflight_sync_at_start": start.inflight_sync,
         "inflight_async_at_start": start.inflight_async,
         "pool_size": start.pool_size,

@@ -271,6 +271,8 @@ def _run(path: str, *, existing: bool, kept: bool) -> int:
     if kept:
         _write(f"The database is kept at {os.path.abspath(path)}; explore it with")
         _write(f"    azfunc-telemetry query --db {path} 'requests | take 10'")
+        _write("and see its invocations and concurrency timeline in a browser with")
+        _write(f"    azfunc-telemetry ui --db {path}   (http://127.0.0.1:8643/)")
     _write(
         "To see your own app: run `azfunc-telemetry sink`, point "
         "APPLICATIONINSIGHTS_CONNECTION_STRING at the connection string it prints "

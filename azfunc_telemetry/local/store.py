@@ -17,6 +17,7 @@ import json
 import os
 import sqlite3
 import threading
+import urllib.parse
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -29,6 +30,7 @@ __all__ = [
     "TABLES",
     "TelemetryStore",
     "UnknownTableError",
+    "connect_read_only",
     "parse_duration_ms",
 ]
 
@@ -58,6 +60,20 @@ def _decode(kind: str, value: Any) -> Any:
     return value
 
 
+def connect_read_only(path: str | os.PathLike[str]) -> sqlite3.Connection:
+    """Open an existing store so that SQLite refuses every write through the connection.
+
+    Raises:
+        sqlite3.OperationalError: The file does not exist or cannot be opened.
+    """
+    uri = "file:" + urllib.parse.quote(os.path.abspath(os.fspath(path))) + "?mode=ro"
+    connection = sqlite3.connect(
+        uri, uri=True, timeout=30.0, isolation_level=None, check_same_thread=False
+    )
+    connection.execute("PRAGMA busy_timeout = 30000")
+    return connection
+
+
 class TelemetryStore:
     """SQLite database with one table per Application Insights telemetry type.
 
@@ -65,19 +81,25 @@ class TelemetryStore:
     shared by several processes.
 
     Args:
-        path: Database file; created if absent.
+        path: Database file; created if absent (unless ``read_only``).
+        read_only: Open an existing database for reading only, as viewers and queries that must
+            never change the telemetry do: SQLite itself then refuses every write.
     """
 
     TABLES = TABLES
     """The tables this store keeps (same as the module constant)."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, read_only: bool = False) -> None:
         self._path = os.fspath(path)
         self._lock = threading.Lock()
         self._skipped = 0
+        self._connection: sqlite3.Connection | None
+        if read_only:
+            self._connection = connect_read_only(self._path)
+            return
         # One connection guarded by a lock serialises this process's threads; WAL and the busy
         # timeout let other processes write the same file concurrently.
-        self._connection: sqlite3.Connection | None = sqlite3.connect(
+        self._connection = sqlite3.connect(
             self._path, timeout=30.0, isolation_level=None, check_same_thread=False
         )
         try:
