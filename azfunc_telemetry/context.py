@@ -63,6 +63,12 @@ _ACTIVE: dict[str, tuple[int, InvocationContext]] = {}
 #: The worker's ``threading.local`` objects seen on ``context.thread_local_storage``.
 _WORKER_STORAGES: list[Any] = []
 _STORAGE_LOCK = threading.Lock()
+#: The 3.13+ runtime libraries (``function_app.py`` apps, ``function.json`` apps).
+_RUNTIME_MODULES = ("azure_functions_runtime", "azure_functions_runtime_v1")
+#: The runtime variables :func:`activate` set and their tokens, by invocation id.
+_RUNTIME_STAMPS: dict[str, list[tuple[Any, Any]]] = {}
+
+_MODULES = sys.modules
 
 
 def current_invocation() -> InvocationContext | None:
@@ -73,8 +79,16 @@ def current_invocation() -> InvocationContext | None:
 def activate(
     context: InvocationContext, started_ns: int = 0
 ) -> contextvars.Token[InvocationContext | None]:
-    """Make ``context`` current here and register it as running; pair with :func:`deactivate`."""
+    """Make ``context`` current here and register it as running; pair with :func:`deactivate`.
+
+    Under a 3.13+ runtime library, its ``invocation_id_cv`` is set here too when the runtime
+    has not set it (it does for sync functions only): asyncio tasks, ``asyncio.to_thread`` and
+    ``run_in_executor`` of an async function then carry the invocation to the worker, which
+    reads that variable when it forwards their records to the host.
+    """
     _ACTIVE[context.invocation_id] = (started_ns, context)
+    if "azure_functions_runtime" in _MODULES or "azure_functions_runtime_v1" in _MODULES:
+        _stamp_runtime_variable(context.invocation_id)
     return _CURRENT.set(context)
 
 
@@ -83,12 +97,41 @@ def deactivate(
 ) -> None:
     """Undo :func:`activate`: the invocation is over, its id must not tag anything else."""
     _ACTIVE.pop(context.invocation_id, None)
+    if _RUNTIME_STAMPS:
+        _unstamp_runtime_variable(context.invocation_id)
     try:
         _CURRENT.reset(token)
     except ValueError:
         # The token belongs to another Context (the call finished in a different task than it
         # started in); clearing is the closest correct state.
         _CURRENT.set(None)
+
+
+def _stamp_runtime_variable(invocation_id: str) -> None:
+    """Set each loaded runtime library's ``invocation_id_cv`` that does not hold the id yet."""
+    stamps = []
+    for name in _RUNTIME_MODULES:
+        module = _MODULES.get(name)
+        variable = getattr(module, "invocation_id_cv", None) if module is not None else None
+        if variable is None:
+            continue
+        try:
+            if variable.get(None) != invocation_id:
+                stamps.append((variable, variable.set(invocation_id)))
+        except Exception:  # pragma: no cover - a runtime that changed its variable's type
+            continue
+    if stamps:
+        _RUNTIME_STAMPS[invocation_id] = stamps
+
+
+def _unstamp_runtime_variable(invocation_id: str) -> None:
+    for variable, token in reversed(_RUNTIME_STAMPS.pop(invocation_id, ())):
+        try:
+            variable.reset(token)
+        except ValueError:
+            variable.set(None)  # set in another task's context: clear it here
+        except Exception:  # pragma: no cover - a runtime that changed its variable's type
+            pass
 
 
 def running_invocations() -> list[tuple[int, InvocationContext]]:

@@ -34,6 +34,9 @@ WORKER_LOGGERS = (
     "azure_functions_runtime",
     "azure_functions_runtime_v1",
     "proxy_worker",
+    # The 3.13+ runtime libraries log through the ``azure.functions`` logger ("Function name:
+    # ..., Function Type: ..." for every invocation), which the worker also keeps as system.
+    "azure.functions",
 )
 #: Logger name -> whether it is one of the worker's; a process has few logger names.
 _worker_logger_memo: dict[str, bool] = {}

@@ -168,13 +168,11 @@ def end(opened: OpenInvocation, result: Any = None, error: BaseException | None 
 
 
 def _warn_saturated(start: InvocationStart) -> None:
+    from .concurrency import saturation_summary  # the rare path: at most once a minute
+
     _saturation_warning.warn(
-        "The worker's thread pool is saturated: %d sync invocations are running on a pool "
-        "of %d threads (%s)%s. Sync functions that block on I/O queue up behind each other. "
-        "Make the function `async def`, raise PYTHON_THREADPOOL_THREAD_COUNT, or add worker "
-        "processes with FUNCTIONS_WORKER_PROCESS_COUNT.",
-        start.inflight_sync,
-        start.pool_size,
-        start.pool_source,
-        f" and {start.pool_queued} more are waiting" if start.pool_queued else "",
+        "%s Sync functions that block on I/O queue up behind each other. Make the function "
+        "`async def`, raise PYTHON_THREADPOOL_THREAD_COUNT, or add worker processes with "
+        "FUNCTIONS_WORKER_PROCESS_COUNT.",
+        saturation_summary(start),
     )

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 from .diagnostics import logger
 from .invocation import OpenInvocation, begin, end
 from .runtime import ensure_setup
+from .signals import install_sigterm_flush
 
 if TYPE_CHECKING:
     import inspect
@@ -72,6 +73,7 @@ def instrument(func: F | None = None, /, *, name: str | None = None) -> F | Call
     Raises:
         TypeError: for generator functions, which the worker cannot run as entry points.
     """
+    install_sigterm_flush()  # decoration runs on the worker's main thread; setup may not
     if func is None:
         return lambda f: _wrap(f, name)
     return _wrap(func, name)

@@ -8,6 +8,7 @@ store's raw rows, or the output the documentation itself shows for self-containe
 
 from __future__ import annotations
 
+import json
 import math
 from collections import Counter, defaultdict
 from collections.abc import Callable
@@ -72,6 +73,19 @@ def rank(values: list[float], percent: float) -> float:
 def bin_time(moment: datetime, size: timedelta) -> datetime:
     origin = datetime(1, 1, 1, tzinfo=UTC)
     return origin + ((moment - origin) // size) * size
+
+
+def _text(value: Any) -> str:
+    """A cell as ``contains`` sees it: JSON for bags and lists, ISO text for datetimes."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
 
 
 def failed(row: dict[str, Any]) -> bool:
@@ -406,6 +420,18 @@ QUERIES: list[CorpusQuery] = [
             for r in d[t]
             if "7" in s(r["operation_Id"])
         ],
+    ),
+    CorpusQuery(
+        BLOG,
+        "union withsource=sourceTable * | where timestamp > ago(1d)"
+        " | where * contains 'order-003' | project sourceTable, timestamp, operation_Id",
+        lambda d: [
+            (t, r["timestamp"], s(r["operation_Id"]))
+            for t in d
+            for r in d[t]
+            if any("order-003" in _text(v).lower() for v in r.values())
+        ],
+        adapted="the search text 'error' replaced by an order id the demo logs",
     ),
     CorpusQuery(
         BLOG,

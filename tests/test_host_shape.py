@@ -50,6 +50,7 @@ WORKER_LOGGERS = (
     "azure_functions_runtime",
     "azure_functions_runtime_v1.handle_event",
     "proxy_worker",
+    "azure.functions",
 )
 
 

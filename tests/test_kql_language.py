@@ -294,3 +294,64 @@ def test_window_function_outside_extend_is_an_error() -> None:
     """prev() where rows are not serialized is an error naming the fix."""
     with pytest.raises(KqlError, match="prev"):
         rows(f"{EVENTS} | where prev(n) > 1")
+
+
+def test_any_column_predicates_and_search(source: TableSource) -> None:
+    """``* has``/``* contains`` test every column; ``search`` does so across tables."""
+    timeouts = [t for t in TRACES if "timeout" in t["message"].lower()]
+    assert rows("traces | where * has 'timeout' | count", source) == [[len(timeouts)]]
+    assert rows("traces | where * !contains 'TIMEOUT' | count", source) == [
+        [len(TRACES) - len(timeouts)]
+    ]
+    searched = run_query("search in (traces, exceptions) 'timeout' | project $table", source)
+    assert searched.columns == ["$table"]
+    assert sorted(row[0] for row in searched.rows) == ["exceptions", "traces"]
+    assert rows("traces | search 'Executing' and 'HttpTrigger' | count", source) == [[2]]
+    assert rows("traces | search 'Execut*' | count", source) == [[2]]
+
+
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        ("parse_url('https://u:p@host.example:8080/a/b?k=v&x=1#frag').Host", "host.example"),
+        ("parse_url('https://host.example:8080/a/b?k=v&x=1#frag').Port", "8080"),
+        ("parse_url('https://host.example/a/b?k=v&x=1#frag')['Query Parameters'].x", "1"),
+        ("parse_url('https://host.example/a/b?k=v').Path", "/a/b"),
+        ("url_decode('a%20b%2Bc')", "a b+c"),
+        ("url_encode('a b/c')", "a%20b%2Fc"),
+        ("base64_encode_tostring('Kusto')", "S3VzdG8="),
+        ("base64_decode_tostring('S3VzdG8=')", "Kusto"),
+        ("format_timespan(time(1.02:03:04.5), 'd.hh:mm:ss.f')", "1.02:03:04.5"),
+        ("format_timespan(time(0:01:05), 'mm:ss')", "01:05"),
+        ("todecimal('1.5')", 1.5),
+        ("toguid('00000000-0000-0000-0000-000000000001')", "00000000-0000-0000-0000-000000000001"),
+    ],
+)
+def test_url_encoding_and_timespan_functions(expression: str, expected: Any) -> None:
+    """URL parts, URL and base64 encodings and timespan formatting give Kusto's values."""
+    assert one(expression) == expected
+
+
+def test_let_materialize_binds_a_table(source: TableSource) -> None:
+    """``let x = materialize(query);`` binds the query's table."""
+    query = "let ok = materialize(requests | where success == true); ok | count"
+    assert rows(query, source) == [[sum(1 for r in REQUESTS if r["success"])]]
+
+
+def test_column_patterns_project_keep_and_getschema() -> None:
+    """project-away/keep/reorder accept ``*`` patterns; getschema lists names and types."""
+    base = f"{EVENTS} | project name, n, at, tags"
+    assert run_query(f"{base} | project-away n, t*", MemorySource({})).columns == ["name", "at"]
+    assert run_query(f"{base} | project-keep *a*", MemorySource({})).columns == [
+        "name", "at", "tags",
+    ]  # fmt: skip
+    assert run_query(f"{base} | project-reorder t*, n", MemorySource({})).columns == [
+        "tags", "n", "name", "at",
+    ]  # fmt: skip
+    schema = rows(f"{base} | getschema")
+    assert schema == [
+        ["name", 0, "System.String", "string"],
+        ["n", 1, "System.Int64", "long"],
+        ["at", 2, "System.DateTime", "datetime"],
+        ["tags", 3, "System.Object", "dynamic"],
+    ]

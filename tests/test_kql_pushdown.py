@@ -29,7 +29,8 @@ def _envelope(kind: str, index: int, rng: random.Random) -> dict[str, Any]:
     if rng.random() < 0.5:
         properties["InvocationId"] = f"inv-{index % 11}"
     if kind == "MessageData":
-        base: dict[str, Any] = {"message": rng.choice(["start", "done", "Failed: x", ""])}
+        texts = ["start", "done", "Failed: x", "", "\u212aelvin alert", "50%_off"]
+        base: dict[str, Any] = {"message": rng.choice(texts)}
         if rng.random() < 0.9:
             base["severityLevel"] = rng.randint(0, 4)
     else:
@@ -132,6 +133,52 @@ QUERIES = [
     "traces | where severityLevel > 0 | top 500 by timestamp desc | count",
     "requests | top 2 by duration desc nulls first",
     "traces | top 5 by timestamp asc",
+    "requests | summarize percentiles(duration, 0, 7, 33.3, 50, 95, 99, 100) by name",
+    "requests | summarize percentile(duration, 90), p = percentile(duration, 10) by success",
+    "traces | summarize percentiles(severityLevel, 50, 99) by operation_Name, cloud_RoleName",
+    "traces | summarize percentiles(timestamp, 50) by severityLevel",
+    "requests | where duration > 100 | summarize percentiles(duration, 50, 95) by name"
+    " | order by name asc",
+    "requests | summarize arg_max(timestamp, *) by name",
+    "requests | summarize arg_min(duration, name, success) by cloud_RoleName",
+    "traces | summarize arg_max(severityLevel, message) by operation_Id",
+    "traces | summarize latest = arg_max(timestamp, message, severityLevel) by operation_Name"
+    " | order by operation_Name asc",
+    "traces | where severityLevel < 1 | summarize arg_max(severityLevel, *) by cloud_RoleName",
+    "requests | summarize arg_max(duration, timestamp) by name, success | top 3 by duration",
+    "traces | extend lvl = case(severityLevel >= 3, 'error', severityLevel >= 1, 'info', 'x')"
+    " | summarize count() by lvl",
+    "requests | extend s = iff(success, 'ok', 'failed') | summarize count() by s, name",
+    "requests | extend d = iff(duration > 100, duration, 0.0) | summarize sum(d) by name",
+    "requests | extend n = iff(duration > 100, 1, 2.5) | summarize count() by n",
+    "traces | summarize count() by strlen(message)",
+    "requests | summarize count() by strlen(name)",
+    "traces | where timestamp > datetime(0001-01-01) | count",
+    "traces | where timestamp between (datetime(0999-12-31) .. now()) | count",
+    "traces | extend c = tostring(customDimensions.Category) | summarize count() by c",
+    "traces | extend c = customDimensions.Category | where c == 'Host' | project message, c",
+    "traces | extend lvl = severityLevel, hour = bin(timestamp, 1h) | where lvl > 1"
+    " | summarize count() by hour, lvl | order by hour asc",
+    "requests | extend slow = duration > 100 | summarize count() by slow, name",
+    "requests | extend name = cloud_RoleName | project name, duration | take 4",
+    "requests | project n = name, ok = success == true, c = tostring(customDimensions.Category)"
+    " | where ok | take 5",
+    "requests | project tostring(customDimensions.Category), duration | top 3 by duration",
+    "traces | extend op = operation_Id | join (requests | project operation_Id, name)"
+    " on operation_Id | count",
+    "traces | project message, c = tostring(customDimensions.Category) | where c == 'Host' | count",
+    "traces | project timestamp = severityLevel, m = message | top 3 by timestamp",
+    "traces | project m = message, t = timestamp | project t, m | where m != '' | take 6",
+    "traces | project message, lvl = severityLevel | summarize count() by lvl",
+    "traces | where message contains 'kelvin' | count",
+    "traces | where message has 'ALERT' | project message",
+    "traces | where message startswith 'fail' and severityLevel > 1 | count",
+    "traces | where message endswith '_OFF' or message =~ 'DONE' | count",
+    "traces | where message contains '%_' | count",
+    "traces | where message contains_cs 'Failed' | summarize count() by severityLevel",
+    "traces | where customDimensions.Category contains 'order' | count",
+    "requests | where name contains 'code' | project name",
+    "requests | where name =~ 'ünïcode' | count",
     "union traces | union requests | where operation_Id == 'op-3'"
     " | where customDimensions['InvocationId'] == 'inv-3' | project itemType, message, name",
     "union withsource=T traces, requests | where timestamp > ago(1h) | summarize count() by T",
@@ -176,13 +223,18 @@ def test_pushdown_matches_interpreter(store: TelemetryStore, query: str) -> None
         ("requests | top 10 by timestamp", 1),
         ("requests | where success == false | order by duration | take 3", 3),
         ("requests | where name =~ 'orders' | count", 0),
-        ("requests | summarize percentiles(duration, 50) by name", 0),
+        ("requests | summarize percentiles(duration, 50) by name", 1),
         (
             "traces | join (requests | project operation_Id, name) on operation_Id"
             " | summarize count() by name",
             2,
         ),
         ("traces | join kind=leftouter (requests) on operation_Id | count", 0),
+        ("requests | summarize arg_max(timestamp, *) by name", 1),
+        (
+            "traces | extend lvl = iff(severityLevel > 2, 'hi', 'lo') | summarize count() by lvl",
+            2,
+        ),
     ],
 )
 def test_planner_pushes_the_common_shapes(store: TelemetryStore, query: str, consumed: int) -> None:
@@ -211,11 +263,11 @@ def ast_query_types() -> tuple[type, ...]:
 
 
 def test_pruned_read_selects_only_mentioned_columns(store: TelemetryStore) -> None:
-    """A percentile query over requests reads just name and duration, never the JSON columns."""
+    """A make_set query over requests reads just the columns it names, never the JSON ones."""
     from azfunc_telemetry.local.kql.expressions import ExpressionEvaluator
     from azfunc_telemetry.local.kql.parser import parse
 
-    script = parse("requests | summarize percentiles(duration, 50) by name")
+    script = parse("requests | summarize make_set(duration) by name")
     plan = plan_query(
         "requests", store.column_types("requests"), script.query.operators,
         ExpressionEvaluator(NOW, {}),
@@ -243,3 +295,64 @@ def test_pushdown_reports_the_interpreters_errors(store: TelemetryStore, query: 
         interpreted.value.message,
         interpreted.value.position,
     )
+
+
+def test_case_insensitive_filters_narrow_the_read_and_keep_unicode_matches(
+    store: TelemetryStore,
+) -> None:
+    """`contains` gets a LIKE pre-filter in SQL, yet the Kelvin sign still matches 'kelvin'."""
+    from azfunc_telemetry.local.kql.expressions import ExpressionEvaluator
+    from azfunc_telemetry.local.kql.parser import parse
+
+    query = "traces | where message contains 'kelvin' | project message"
+    script = parse(query)
+    plan = plan_query(
+        "traces", store.column_types("traces"), script.query.operators,
+        ExpressionEvaluator(NOW, {}),
+    )  # fmt: skip
+    assert plan.consumed == 0
+    assert "LIKE '%kelvin%'" in plan.sql
+    found = run_query(query, store, now=NOW).rows
+    assert found
+    assert {row[0] for row in found} == {"\u212aelvin alert"}
+
+
+def test_queries_run_on_a_database_lacking_newer_columns(tmp_path: pathlib.Path) -> None:
+    """A store file without the newer columns (not migrated yet) still answers; they read empty."""
+    import sqlite3
+
+    rng = random.Random(3)
+    with TelemetryStore(tmp_path / "old.db") as opened:
+        opened.insert([_envelope("MessageData", index, rng) for index in range(20)])
+        other = sqlite3.connect(tmp_path / "old.db")
+        other.execute('ALTER TABLE "traces" DROP COLUMN "client_Type"')
+        other.commit()
+        other.close()
+        assert opened.rows("traces")[0]["client_Type"] is None
+        for query in (
+            "traces | summarize count() by client_Type",
+            "traces | top 3 by timestamp | project client_Type, message",
+            "traces | where client_Type == '' | count",
+        ):
+            pushed = run_query(query, opened, now=NOW)
+            assert _same(pushed, run_query(query, InterpreterOnly(opened), now=NOW)), query
+        assert run_query("traces | where client_Type == '' | count", opened).rows == [[20]]
+
+
+def test_operation_filter_and_top_by_time_use_the_store_indexes(store: TelemetryStore) -> None:
+    """SQLite answers `operation_Id ==` and `top N by timestamp` from the store's indexes."""
+    from azfunc_telemetry.local.kql.expressions import ExpressionEvaluator
+    from azfunc_telemetry.local.kql.parser import parse
+
+    for query, index in (
+        ("traces | where operation_Id == 'op-3' | project message", "ix_traces_operation_Id"),
+        ("traces | top 5 by timestamp", "ix_traces_timestamp"),
+        ("traces | where timestamp > ago(5m) | project message", "ix_traces_timestamp"),
+    ):
+        script = parse(query)
+        plan = plan_query(
+            "traces", store.column_types("traces"), script.query.operators,
+            ExpressionEvaluator(NOW, {}),
+        )  # fmt: skip
+        explained = " ".join(str(row) for row in store.read_sql(f"EXPLAIN QUERY PLAN {plan.sql}"))
+        assert index in explained, explained

@@ -125,8 +125,9 @@ COOKBOOK: tuple[CookbookQuery, ...] = (
         description=(
             "Sync invocations that started late because every thread of the worker's pool was "
             "busy: `pool_wait_ms` is the measured wait (where the dispatcher reports it), "
-            "`pool_saturated` says the pool had a backlog when the invocation started, and "
-            "`pool_queue_depth` how long it was. Many rows here mean sync functions block on "
+            "`pool_saturated` says the pool held more sync work than threads when the "
+            "invocation started (`inflight_sync_at_start + pool_queue_depth > pool_size`), and "
+            "`pool_queue_depth` how much was queued. Many rows here mean sync functions block on "
             "I/O: make them `async def`, raise `PYTHON_THREADPOOL_THREAD_COUNT`, or add worker "
             "processes."
         ),

@@ -91,6 +91,7 @@ class TelemetryStore:
 
     def __init__(self, path: str | os.PathLike[str], *, read_only: bool = False) -> None:
         self._path = os.fspath(path)
+        self._missing: dict[str, tuple[str, ...]] = {}  # see _missing_columns
         self._lock = threading.Lock()
         self._skipped = 0
         self._connection: sqlite3.Connection | None
@@ -128,6 +129,11 @@ class TelemetryStore:
                         connection.execute(f'ALTER TABLE "{table}" ADD COLUMN "{name}" {sql_type}')
                 connection.execute(
                     f'CREATE INDEX IF NOT EXISTS "ix_{table}_timestamp" ON "{table}" (timestamp)'
+                )
+                # Drill-down by operation and joins on it read this index instead of the table.
+                connection.execute(
+                    f'CREATE INDEX IF NOT EXISTS "ix_{table}_operation_Id"'
+                    f' ON "{table}" (operation_Id)'
                 )
             connection.execute("COMMIT")
         except BaseException:
@@ -209,6 +215,31 @@ class TelemetryStore:
         self._check_table(table)
         return dict(COLUMN_TYPES[table])
 
+    def _missing_columns(self, table: str) -> tuple[str, ...]:
+        """Columns of :data:`COLUMN_TYPES` the database file lacks (one not migrated yet, such
+        as an older store opened only for reading); they read as null."""
+        missing = self._missing.get(table)
+        if missing is None:
+            with self._lock:
+                info = self._require_connection().execute(f'PRAGMA table_info("{table}")')
+                present = {row[1] for row in info}
+            missing = tuple(name for name in COLUMN_TYPES[table] if name not in present)
+            self._missing[table] = missing
+        return missing
+
+    def table_sql(self, table: str) -> str:
+        """SQL naming ``table`` with every column of :data:`COLUMN_TYPES`, for queries.
+
+        Normally the quoted table name; for a database lacking newer columns, a subquery that
+        adds them as nulls (keeping ``rowid``), so the same SQL runs on old and new stores.
+        """
+        self._check_table(table)
+        missing = self._missing_columns(table)
+        if not missing:
+            return f'"{table}"'
+        nulls = ", ".join(f'NULL AS "{name}"' for name in missing)
+        return f'(SELECT rowid AS rowid, *, {nulls} FROM "{table}")'
+
     def rows(self, table: str) -> list[dict[str, Any]]:
         """All rows of ``table`` in insertion order, decoded to Python values.
 
@@ -219,10 +250,11 @@ class TelemetryStore:
         kinds = COLUMN_TYPES[table]
         names = tuple(kinds)
         quoted = ", ".join(f'"{name}"' for name in names)
+        source = self.table_sql(table)
         with self._lock:
             fetched = (
                 self._require_connection()
-                .execute(f'SELECT {quoted} FROM "{table}" ORDER BY rowid')
+                .execute(f"SELECT {quoted} FROM {source} ORDER BY rowid")
                 .fetchall()
             )
         return [

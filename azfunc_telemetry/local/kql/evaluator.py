@@ -35,6 +35,8 @@ _OPERATORS: dict[type, _OperatorImpl] = {
     ast.MvExpand: reshaping.mv_expand,
     ast.Evaluate: reshaping.bag_unpack,
     ast.ProjectReorder: reshaping.project_reorder,
+    ast.ProjectKeep: reshaping.project_keep,
+    ast.GetSchema: reshaping.get_schema,
     ast.Serialize: reshaping.serialize,
     ast.MakeSeries: sources.make_series,
     ast.Where: tabular.where,
@@ -157,6 +159,7 @@ class _Evaluator:
             query.operators,
             self.exprs,
             lambda name: None if name in self.tables else self._column_types(name),
+            getattr(self.source, "table_sql", None) or (lambda name: f'"{name}"'),
         )
         return decode_rows(plan, read_sql(plan.sql)), plan.consumed
 

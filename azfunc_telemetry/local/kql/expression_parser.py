@@ -26,12 +26,7 @@ _COMPARISON_PUNCT.update({">=": ">=", "=~": "=~", "!~": "!~"})
 # Well-known Kusto functions outside the subset; named in the error so the query is not mistaken
 # for a typo (their arguments, such as `*` in arg_max, may not even parse here).
 _UNSUPPORTED_FUNCTIONS = frozenset(
-    (
-        "base64_decode_tostring", "base64_encode_tostring", "dcount_hll", "format_timespan",
-        "hash", "hll", "materialize", "parse_path", "parse_url",
-        "percentile_tdigest", "percentilesw", "tdigest", "todecimal", "toguid", "url_decode",
-        "url_encode",
-    )
+    ("dcount_hll", "hash", "hll", "parse_path", "percentile_tdigest", "percentilesw", "tdigest")
 )  # fmt: skip
 _TYPED_NULLS = frozenset(
     ("bool", "boolean", "int", "long", "real", "double", "decimal", "string", "guid")
@@ -95,6 +90,18 @@ class ExpressionParser:
             return ast.ColumnRef(str(name.value), start.pos)
         token = self.expect_ident("a column name")
         return ast.ColumnRef(token.text, token.pos)
+
+    def column_pattern(self) -> ast.ColumnRef:
+        """A column name that may hold ``*`` wildcards (``customDimensions*``, ``*Id``)."""
+        if not self.at_punct("*"):
+            start = self.column()
+            name = start.name
+        else:
+            start = ast.ColumnRef("*", self.advance().pos)
+            name = "*"
+        while self.adjacent(0) and (self.at_punct("*") or self.peek().kind is TokenKind.IDENT):
+            name += self.advance().text
+        return ast.ColumnRef(name, start.pos)
 
     # --- scalar expressions ---------------------------------------------------------------------
 
@@ -246,6 +253,8 @@ class ExpressionParser:
             return inner
         if self.at_punct("[") and self.peek(1).kind is TokenKind.STRING:
             return self.column()
+        if self.at_punct("*"):  # `* has "x"`: any column
+            return ast.Star(self.advance().pos)
         raise self.fail("an expression")
 
     def identifier_expr(self) -> ast.Expr:

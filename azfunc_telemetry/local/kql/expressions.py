@@ -240,6 +240,17 @@ class ExpressionEvaluator:
             return self._between(expr, row, aggregates)
         raise KqlError("a tabular argument or '*' cannot be used here", expr.pos)
 
+    def _any_column(
+        self, expr: ast.Binary, row: Mapping[str, Any], aggregates: Mapping[int, Any] | None
+    ) -> bool:
+        """``* has "x"``: whether some column of the row matches."""
+        needle = self.evaluate(expr.right, row, aggregates)
+        base = expr.op.lstrip("!")
+        found = any(
+            value is not None and string_match(base, value, needle) for value in row.values()
+        )
+        return not found if expr.op.startswith("!") else found
+
     def _list_values(
         self,
         items: Sequence[ast.Expr],
@@ -300,8 +311,10 @@ class ExpressionEvaluator:
     def _binary(
         self, expr: ast.Binary, row: Mapping[str, Any], aggregates: Mapping[int, Any] | None
     ) -> Any:
-        left = self.evaluate(expr.left, row, aggregates)
         op = expr.op
+        if isinstance(expr.left, ast.Star) and op in _STRING_OPS:
+            return self._any_column(expr, row, aggregates)
+        left = self.evaluate(expr.left, row, aggregates)
         try:
             if op in ("and", "or"):
                 # Short-circuit so the right side is only evaluated when it can matter.

@@ -153,9 +153,9 @@ def _day_of_week(value: Any) -> Any:
 
 # --- conversion -------------------------------------------------------------------------------
 
-_unary("tostring")(format_value)
+_unary("tostring", "toguid")(format_value)
 _unary("toint", "tolong")(to_int)
-_unary("todouble", "toreal")(to_real)
+_unary("todouble", "toreal", "todecimal")(to_real)
 _unary("tobool", "toboolean")(to_bool)
 _unary("todatetime")(to_datetime)
 _unary("totimespan")(to_timespan)

@@ -178,14 +178,14 @@ class OperatorParser(ExpressionParser):
         return ast.Evaluate(plugin.text, tuple(args), pos)
 
     def project_reorder(self, pos: int) -> ast.ProjectReorder:
-        columns = [self.column()]
+        columns = [self.column_pattern()]
         while True:
             if self.at_word("asc") or self.at_word("desc"):
                 self.advance()
             if not self.at_punct(","):
                 break
             self.advance()
-            columns.append(self.column())
+            columns.append(self.column_pattern())
         return ast.ProjectReorder(tuple(columns), pos)
 
     def render_hint(self) -> ast.RenderHint:
@@ -217,6 +217,85 @@ class OperatorParser(ExpressionParser):
                     self.advance()
             self.expect_punct(")")
         return ast.RenderHint(visualization, tuple(properties))
+
+    def union(self, pos: int) -> ast.Union:
+        inner, source_column, fuzzy = False, None, False
+        while self.peek().kind is TokenKind.IDENT and self.at_punct("=", 1):
+            parameter = self.advance()
+            self.advance()
+            if parameter.text == "kind":
+                kind = self.expect_ident("'inner' or 'outer'")
+                if kind.text not in ("inner", "outer"):
+                    raise KqlError(f"unknown union kind '{kind.text}'", kind.pos)
+                inner = kind.text == "inner"
+            elif parameter.text == "withsource":
+                source_column = self.expect_ident("a column name after 'withsource='").text
+            elif parameter.text == "isfuzzy":
+                if not (self.at_word("true") or self.at_word("false")):
+                    raise self.fail("'true' or 'false'")
+                fuzzy = self.advance().text == "true"
+            else:
+                raise KqlError(f"unknown union parameter '{parameter.text}'", parameter.pos)
+        legs = [self.union_leg()]
+        while self.at_punct(","):
+            self.advance()
+            legs.append(self.union_leg())
+        return ast.Union(tuple(legs), inner, source_column, fuzzy, pos)
+
+    def search(self, pos: int) -> tuple[ast.Union, ast.Where]:
+        """``search [in (T, ...)] "term"``: the tables (all by default) where any column has it."""
+        legs: list[ast.TableRef | ast.Query] = []
+        if self.at_word("in"):
+            self.advance()
+            self.expect_punct("(")
+            legs.append(self.union_leg())
+            while self.at_punct(","):
+                self.advance()
+                legs.append(self.union_leg())
+            self.expect_punct(")")
+        else:
+            legs.append(ast.TableRef("*", pos))
+        union = ast.Union(tuple(legs), False, "$table", False, pos)
+        return union, self.search_predicate(pos)
+
+    def search_predicate(self, pos: int) -> ast.Where:
+        """The search terms as a ``where``: each string literal means "some column has it"."""
+
+        def terms(expr: ast.Expr) -> ast.Expr:
+            if isinstance(expr, ast.Literal) and isinstance(expr.value, str):
+                text = expr.value
+                op = "has"
+                if text.startswith("*") and text.endswith("*") and len(text) > 1:
+                    op, text = "contains", text[1:-1]
+                elif text.endswith("*"):
+                    op, text = "startswith", text[:-1]
+                elif text.startswith("*"):
+                    op, text = "endswith", text[1:]
+                return ast.Binary(op, ast.Star(expr.pos), ast.Literal(text, expr.pos), expr.pos)
+            if isinstance(expr, ast.Binary) and expr.op in ("and", "or"):
+                return ast.Binary(expr.op, terms(expr.left), terms(expr.right), expr.pos)
+            if isinstance(expr, ast.Call) and expr.name == "not" and len(expr.args) == 1:
+                return ast.Call("not", (terms(expr.args[0]),), expr.pos)
+            return expr
+
+        if self.at_word("kind") and self.at_punct("=", 1):
+            raise KqlError("search kind is not supported by the local query engine", pos)
+        return ast.Where(terms(self.expr()), pos)
+
+    def union_leg(self) -> ast.TableRef | ast.Query:
+        start = self.peek()
+        if self.at_punct("("):
+            self.advance()
+            leg = self.query()
+            self.expect_punct(")")
+            return leg
+        if not (self.at_punct("*") or start.kind is TokenKind.IDENT):
+            raise self.fail("a table name, a wildcard or '(' after 'union'")
+        name = self.advance().text
+        # Glue a wildcard pattern such as `app*` or `*Events` back together.
+        while self.adjacent(0) and (self.at_punct("*") or self.peek().kind is TokenKind.IDENT):
+            name += self.advance().text
+        return ast.TableRef(name, start.pos)
 
     # --- sources ------------------------------------------------------------------------------
 

@@ -74,14 +74,14 @@ _JOIN_KINDS = {
 }
 _UNSUPPORTED_OPERATORS = frozenset(
     (
-        "as", "consume", "extend-if", "facet", "find", "fork", "getschema", "invoke",
-        "mv-apply", "parse-kv", "parse-where", "partition", "project-keep", "range", "reduce",
-        "sample", "sample-distinct", "scan", "search", "top-hitters", "top-nested",
+        "as", "consume", "extend-if", "facet", "find", "fork", "invoke",
+        "mv-apply", "parse-kv", "parse-where", "partition", "range", "reduce",
+        "sample", "sample-distinct", "scan", "top-hitters", "top-nested",
     )
 )  # fmt: skip
 
 # Tabular operators that start a query instead of reading a table.
-_UNSUPPORTED_SOURCES = frozenset(("evaluate", "externaldata", "find", "search"))
+_UNSUPPORTED_SOURCES = frozenset(("evaluate", "externaldata", "find"))
 _SOURCES = ("print", "datatable", "range")
 # Words that start a tabular expression, so `let name = union ...;` binds a table.
 _TABULAR_STARTS = frozenset(("union", "datatable", "range", "print"))
@@ -109,6 +109,14 @@ class _QueryParser(OperatorParser):
         name = self.expect_ident("a name after 'let'")
         self.expect_punct("=")
         value: ast.Expr | ast.Query
+        if self.at_word("materialize") and self.at_punct("(", 1):
+            # materialize() is a caching hint; the local engine evaluates each `let` once anyway.
+            self.advance()
+            self.advance()
+            value = self.query()
+            self.expect_punct(")")
+            self.expect_punct(";")
+            return ast.LetStatement(name.text, value, name.pos)
         starts_table = self.peek().kind is TokenKind.IDENT and (
             self.at_punct("|", 1) or self.peek().text in _TABULAR_STARTS
         )
@@ -142,6 +150,11 @@ class _QueryParser(OperatorParser):
         if self.at_word("union"):
             self.advance()
             source = self.union(start.pos)
+        elif self.at_word("search") and not self.at_punct("|", 1):
+            self.advance()
+            source, found = self.search(start.pos)
+            operators_first: list[ast.Operator] = [found]
+            return self.rest_of_query(source, operators_first, start.pos)
         elif start.kind is TokenKind.IDENT and start.text in _SOURCES and not self.at_punct("|", 1):
             self.advance()
             if start.text == "print":
@@ -164,7 +177,14 @@ class _QueryParser(OperatorParser):
             source = ast.TableRef(start.text, start.pos)
         else:
             raise self.fail("a table name")
-        operators: list[ast.Operator] = []
+        return self.rest_of_query(source, [], start.pos)
+
+    def rest_of_query(
+        self,
+        source: ast.TableRef | ast.Query | ast.Union | ast.Print | ast.DataTable | ast.Range,
+        operators: list[ast.Operator],
+        pos: int,
+    ) -> ast.Query:
         while self.at_punct("|"):
             self.advance()
             operator = self.operator()
@@ -173,7 +193,7 @@ class _QueryParser(OperatorParser):
                     raise KqlError("'render' must be the last operator", self.peek().pos)
                 break
             operators.append(operator)
-        return ast.Query(source, tuple(operators), start.pos)
+        return ast.Query(source, tuple(operators), pos)
 
     # --- tabular operators ----------------------------------------------------------------------
 
@@ -200,7 +220,11 @@ class _QueryParser(OperatorParser):
         if name == "project":
             return ast.Project(self.named_list(), pos)
         if name == "project-away":
-            return ast.ProjectAway(self.column_list(), pos)
+            return ast.ProjectAway(self.pattern_list(), pos)
+        if name == "project-keep":
+            return ast.ProjectKeep(self.pattern_list(), pos)
+        if name == "getschema":
+            return ast.GetSchema(pos)
         if name == "project-rename":
             return ast.ProjectRename(self.rename_list(), pos)
         if name == "extend":
@@ -231,6 +255,8 @@ class _QueryParser(OperatorParser):
             return self.join(pos)
         if name == "union":
             return self.union(pos)
+        if name == "search":
+            return self.search_predicate(pos)
         if name == "render":
             self.render = self.render_hint()
             return None
@@ -256,6 +282,13 @@ class _QueryParser(OperatorParser):
         if name in _UNSUPPORTED_OPERATORS:
             raise KqlError(f"operator '{name}' is not supported by the local query engine", pos)
         raise KqlError(f"unknown operator '{name}'", pos)
+
+    def pattern_list(self) -> tuple[ast.ColumnRef, ...]:
+        columns = [self.column_pattern()]
+        while self.at_punct(","):
+            self.advance()
+            columns.append(self.column_pattern())
+        return tuple(columns)
 
     def column_list(self) -> tuple[ast.ColumnRef, ...]:
         columns = [self.column()]
@@ -323,45 +356,6 @@ class _QueryParser(OperatorParser):
             self.advance()
             conditions.append(self.join_condition())
         return ast.Join(kind, right, tuple(conditions), pos)
-
-    def union(self, pos: int) -> ast.Union:
-        inner, source_column, fuzzy = False, None, False
-        while self.peek().kind is TokenKind.IDENT and self.at_punct("=", 1):
-            parameter = self.advance()
-            self.advance()
-            if parameter.text == "kind":
-                kind = self.expect_ident("'inner' or 'outer'")
-                if kind.text not in ("inner", "outer"):
-                    raise KqlError(f"unknown union kind '{kind.text}'", kind.pos)
-                inner = kind.text == "inner"
-            elif parameter.text == "withsource":
-                source_column = self.expect_ident("a column name after 'withsource='").text
-            elif parameter.text == "isfuzzy":
-                if not (self.at_word("true") or self.at_word("false")):
-                    raise self.fail("'true' or 'false'")
-                fuzzy = self.advance().text == "true"
-            else:
-                raise KqlError(f"unknown union parameter '{parameter.text}'", parameter.pos)
-        legs = [self.union_leg()]
-        while self.at_punct(","):
-            self.advance()
-            legs.append(self.union_leg())
-        return ast.Union(tuple(legs), inner, source_column, fuzzy, pos)
-
-    def union_leg(self) -> ast.TableRef | ast.Query:
-        start = self.peek()
-        if self.at_punct("("):
-            self.advance()
-            leg = self.query()
-            self.expect_punct(")")
-            return leg
-        if not (self.at_punct("*") or start.kind is TokenKind.IDENT):
-            raise self.fail("a table name, a wildcard or '(' after 'union'")
-        name = self.advance().text
-        # Glue a wildcard pattern such as `app*` or `*Events` back together.
-        while self.adjacent(0) and (self.at_punct("*") or self.peek().kind is TokenKind.IDENT):
-            name += self.advance().text
-        return ast.TableRef(name, start.pos)
 
     def join_side(self) -> tuple[str, ast.ColumnRef]:
         side = self.peek()

@@ -49,7 +49,10 @@ def required_columns(operators: Sequence[object], columns: Sequence[str]) -> lis
             return list(columns)
         if not isinstance(operator, _KNOWN) or _mentions_star(operator):
             return list(columns)
-        names.update(referenced_names(operator))
+        mentioned = set(referenced_names(operator))
+        if any("*" in name for name in mentioned):  # a column pattern such as `project-away x*`
+            return list(columns)
+        names.update(mentioned)
         if isinstance(operator, ast.Join):
             names.update(condition.left.name for condition in operator.conditions)
         if isinstance(operator, _REPLACING) or (

@@ -7,22 +7,22 @@ Each takes the checked operator, the input table and the expression evaluator, l
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from typing import Any
 
 from . import syntax as ast
 from .errors import KqlError
 from .expressions import ExpressionEvaluator, infer_name
 from .result import Table
-from .values import format_value, to_bool, to_datetime, to_int, to_real, to_timespan
+from .values import CONVERTERS, format_value
 
-__all__ = ["bag_unpack", "mv_expand", "parse", "project_reorder", "serialize"]
-
-_CONVERTERS: dict[str, Callable[[Any], Any]] = {
-    "string": format_value, "long": to_int, "int": to_int, "real": to_real, "double": to_real,
-    "bool": to_bool, "boolean": to_bool, "datetime": to_datetime, "date": to_datetime,
-    "timespan": to_timespan, "time": to_timespan, "dynamic": lambda value: value,
-}  # fmt: skip
+__all__ = [
+    "bag_unpack",
+    "get_schema",
+    "mv_expand",
+    "parse",
+    "project_keep",
+    "project_reorder",
+    "serialize",
+]
 
 
 # A typed column captures only text of its type, as Kusto's parse does.
@@ -56,7 +56,7 @@ def parse(op: ast.Parse, table: Table, exprs: ExpressionEvaluator) -> Table:
     empty strings (and nulls for typed columns)."""
     exprs.check(op.source, table.columns)
     for part in op.parts:
-        if part.column is not None and part.kind not in _CONVERTERS:
+        if part.column is not None and part.kind not in CONVERTERS:
             raise KqlError(f"unknown type '{part.kind}' for parse column '{part.column}'", op.pos)
     pattern = _pattern(op)
     captured = [(f"c{index}", part) for index, part in enumerate(op.parts) if part.column]
@@ -77,7 +77,7 @@ def parse(op: ast.Parse, table: Table, exprs: ExpressionEvaluator) -> Table:
             if raw is None:
                 row[part.column] = "" if part.kind == "string" else None
             else:
-                row[part.column] = _CONVERTERS[part.kind](raw)
+                row[part.column] = CONVERTERS[part.kind](raw)
         rows.append(row)
     types = dict(table.types)
     types.update({part.column: part.kind for _g, part in captured if part.column})
@@ -115,8 +115,8 @@ def mv_expand(op: ast.MvExpand, table: Table, exprs: ExpressionEvaluator) -> Tab
             row = dict(source_row)
             for name, array, target in zip(names, arrays, op.types, strict=True):
                 value = array[position] if position < len(array) else None
-                if target is not None and target in _CONVERTERS:
-                    value = None if value is None else _CONVERTERS[target](value)
+                if target is not None and target in CONVERTERS:
+                    value = None if value is None else CONVERTERS[target](value)
                 row[name] = value
             rows.append(row)
     types = {name: kind for name, kind in table.types.items() if name not in names}
@@ -157,13 +157,50 @@ def bag_unpack(op: ast.Evaluate, table: Table, exprs: ExpressionEvaluator) -> Ta
 
 def project_reorder(op: ast.ProjectReorder, table: Table, exprs: ExpressionEvaluator) -> Table:
     """Put the named columns first, in the order given; the others follow unchanged."""
-    first = []
-    for column in op.columns:
-        exprs.check(column, table.columns)
-        if column.name not in first:
-            first.append(column.name)
+    from .tabular import matching_columns
+
+    first = matching_columns(op.columns, table, exprs)
     columns = first + [name for name in table.columns if name not in first]
     return Table(columns, table.rows, dict(table.types))
+
+
+def project_keep(op: ast.ProjectKeep, table: Table, exprs: ExpressionEvaluator) -> Table:
+    """Keep the named (or matching) columns, in their input order."""
+    from .tabular import matching_columns
+
+    kept = set(matching_columns(op.columns, table, exprs))
+    columns = [name for name in table.columns if name in kept]
+    rows = [{name: row[name] for name in columns} for row in table.rows]
+    return Table(columns, rows, {n: k for n, k in table.types.items() if n in kept})
+
+
+_DATA_TYPES = {
+    "string": "System.String", "long": "System.Int64", "int": "System.Int32",
+    "real": "System.Double", "bool": "System.SByte", "datetime": "System.DateTime",
+    "timespan": "System.TimeSpan", "dynamic": "System.Object", "guid": "System.Guid",
+}  # fmt: skip
+
+
+def get_schema(_op: ast.GetSchema, table: Table, _exprs: ExpressionEvaluator) -> Table:
+    """One row per column: ``ColumnName``, ``ColumnOrdinal``, ``DataType``, ``ColumnType``.
+
+    A column whose type is not known statically takes the type of its first non-null value.
+    """
+    from .operations import kusto_type_name
+
+    rows = []
+    for ordinal, name in enumerate(table.columns):
+        kind = table.types.get(name)
+        if kind is None:
+            sample = next((row[name] for row in table.rows if row.get(name) is not None), None)
+            kind = "string" if sample is None else kusto_type_name(sample)
+        rows.append(
+            {"ColumnName": name, "ColumnOrdinal": ordinal,
+             "DataType": _DATA_TYPES.get(kind, "System.Object"), "ColumnType": kind}
+        )  # fmt: skip
+    columns = ["ColumnName", "ColumnOrdinal", "DataType", "ColumnType"]
+    types = {"ColumnName": "string", "ColumnOrdinal": "long", "DataType": "string"}
+    return Table(columns, rows, {**types, "ColumnType": "string"})
 
 
 def serialize(op: ast.Serialize, table: Table, exprs: ExpressionEvaluator) -> Table:

@@ -13,7 +13,7 @@ from .errors import KqlError
 from .expressions import ExpressionEvaluator, infer_name, unique_name
 from .operations import arithmetic, bin_value, compare
 from .result import Table
-from .values import group_key
+from .values import CONVERTERS, group_key
 
 __all__ = ["datatable", "make_series", "print_row", "range_rows"]
 
@@ -39,11 +39,9 @@ def print_row(op: ast.Print, exprs: ExpressionEvaluator) -> Table:
 
 def datatable(op: ast.DataTable, exprs: ExpressionEvaluator) -> Table:
     """The literal rows, converted to the declared column types."""
-    from .reshaping import _CONVERTERS
-
     names = [name for name, _kind in op.columns]
     for name, kind in op.columns:
-        if kind not in _CONVERTERS:
+        if kind not in CONVERTERS:
             raise KqlError(f"unknown type '{kind}' for datatable column '{name}'", op.pos)
     width = len(names)
     rows = []
@@ -51,7 +49,7 @@ def datatable(op: ast.DataTable, exprs: ExpressionEvaluator) -> Table:
         row = {}
         for (name, kind), expr in zip(op.columns, op.values[start : start + width], strict=True):
             value = _constant(expr, exprs)
-            row[name] = value if value is None or kind == "dynamic" else _CONVERTERS[kind](value)
+            row[name] = value if value is None or kind == "dynamic" else CONVERTERS[kind](value)
         rows.append(row)
     return Table(names, rows, dict(op.columns))
 

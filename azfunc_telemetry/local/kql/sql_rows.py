@@ -29,6 +29,7 @@ class SqlPlan:
         kinds: How to decode each column (a Kusto type, or ``bag-string`` for a bag property).
         types: The statically known types the interpreter would attach to the result.
         consumed: How many operators the statement computes.
+        sort_by_order: The statement leaves the rows unordered; sort them by the order column.
     """
 
     sql: str
@@ -36,6 +37,7 @@ class SqlPlan:
     kinds: list[str]
     types: dict[str, str]
     consumed: int
+    sort_by_order: bool = False
 
 
 def _datetime(text: str) -> datetime:
@@ -65,6 +67,8 @@ def decode_rows(plan: SqlPlan, fetched: Sequence[Sequence[Any]]) -> Table:
     names = plan.columns
     decoders = [(index, _decoder(kind)) for index, kind in enumerate(plan.kinds)]
     active = [(index, decode) for index, decode in decoders if decode is not None]
+    if plan.sort_by_order:
+        fetched = sorted(fetched, key=lambda record: (record[-1] is None, record[-1] or 0))
     rows = []
     for record in fetched:
         values = list(record[: len(names)])

@@ -27,9 +27,10 @@ from typing import Any
 from . import syntax as ast
 from .values import UTC
 
-__all__ = ["SqlColumn", "SqlScalar", "sql_literal", "translate"]
+__all__ = ["SORTABLE", "SqlColumn", "SqlScalar", "sql_literal", "translate", "translate_aggregate"]
 
 _NUMERIC = frozenset(("int", "long", "real"))
+SORTABLE = frozenset(("string", "long", "int", "real", "datetime", "bool", "bag-string", "epoch"))
 _ORDERING = {"<": "<", "<=": "<=", ">": ">", ">=": ">="}
 _DAY_SECONDS = 86400
 # Dynamic columns whose property values the store always writes as JSON strings or numbers.
@@ -67,7 +68,8 @@ def sql_literal(value: Any) -> str | None:
         return "'" + value.replace("'", "''") + "'"
     if isinstance(value, datetime):
         moment = value.astimezone(UTC) if value.tzinfo else value
-        return "'" + moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ") + "'"
+        # Zero-padded like the stored text even for years before 1000 (strftime is not).
+        return f"'{moment.year:04d}-" + moment.strftime("%m-%dT%H:%M:%S.%fZ") + "'"
     return None
 
 
@@ -102,6 +104,13 @@ class _Translator:
             return self.bag_property(expr)
         if isinstance(expr, ast.Call) and expr.name == "bin" and len(expr.args) == 2:
             return self.time_bin(expr)
+        if isinstance(expr, ast.Call) and expr.name in ("iff", "iif", "case"):
+            return self.conditional(expr)
+        if isinstance(expr, ast.Call) and expr.name == "strlen" and len(expr.args) == 1:
+            inner = self.scalar(expr.args[0])
+            if inner is not None and inner.kind == "string":  # code points, like len()
+                return SqlScalar(f"length({inner.sql})", "long")
+            return None
         if isinstance(expr, ast.Call) and expr.name == "tostring" and len(expr.args) == 1:
             inner = self.scalar(expr.args[0])
             if inner is not None and inner.kind in ("string", "bag-string"):
@@ -118,6 +127,27 @@ class _Translator:
         kind = _kind_of_literal(value)
         text = sql_literal(value)
         return None if kind is None or text is None else SqlScalar(text, kind)
+
+    def conditional(self, call: ast.Call) -> SqlScalar | None:
+        """``iff(p, a, b)`` / ``case(p1, v1, ..., else)`` as ``CASE WHEN``: a null condition
+        takes no branch in both; every value must be of one kind."""
+        args = call.args
+        if len(args) < 3 or len(args) % 2 == 0:
+            return None
+        branches = []
+        for index in range(0, len(args) - 1, 2):
+            condition = self.predicate(args[index])
+            value = self.scalar(args[index + 1])
+            if condition is None or value is None:
+                return None
+            branches.append((condition, value))
+        otherwise = self.scalar(args[-1])
+        if otherwise is None or otherwise.kind in ("bool", "bag-string", "epoch", "dynamic"):
+            return None
+        if any(value.kind != otherwise.kind for _c, value in branches):
+            return None
+        whens = " ".join(f"WHEN {condition} THEN {value.sql}" for condition, value in branches)
+        return SqlScalar(f"(CASE {whens} ELSE {otherwise.sql} END)", otherwise.kind)
 
     def constant_value(self, expr: ast.Expr) -> Any:
         if isinstance(expr, ast.Literal):
@@ -269,3 +299,34 @@ def translate(
         text = translator.predicate(expr)
         return None if text is None else SqlScalar(text, "bool")
     return translator.scalar(expr)
+
+
+def translate_aggregate(
+    call: ast.Expr, columns: Mapping[str, SqlColumn], constant: Constant
+) -> SqlScalar | None:
+    """SQL for an aggregation SQLite computes exactly as the interpreter does, else None."""
+    if not isinstance(call, ast.Call):
+        return None
+    name, args = call.name, call.args
+    if name == "count" and not args:
+        return SqlScalar("COUNT(*)", "long")
+    if not args:
+        return None
+    if name == "countif" and len(args) == 1:
+        condition = translate(args[0], columns, constant, predicate=True)
+        if condition is None:
+            return None
+        return SqlScalar(f"COALESCE(SUM(CASE WHEN {condition.sql} THEN 1 ELSE 0 END), 0)", "long")
+    argument = translate(args[0], columns, constant, predicate=False)
+    if argument is None or len(args) > (2 if name == "dcount" else 1):
+        return None
+    kind = argument.kind
+    if name == "sum" and kind in _NUMERIC:
+        return SqlScalar(f"COALESCE(SUM({argument.sql}), 0)", kind)
+    if name == "avg" and kind in _NUMERIC:
+        return SqlScalar(f"AVG({argument.sql})", "real")
+    if name in ("min", "max") and kind in SORTABLE - {"bool"}:
+        return SqlScalar(f"{name.upper()}({argument.sql})", kind)
+    if name == "dcount" and kind in SORTABLE:
+        return SqlScalar(f"COUNT(DISTINCT {argument.sql})", "long")
+    return None

@@ -12,12 +12,14 @@ from typing import Any
 from .syntax_ops import (
     DataTable,
     Evaluate,
+    GetSchema,
     Lookup,
     MakeSeries,
     MvExpand,
     Parse,
     ParsePart,
     Print,
+    ProjectKeep,
     ProjectReorder,
     Range,
     RenderHint,
@@ -35,6 +37,7 @@ __all__ = [
     "Evaluate",
     "Expr",
     "Extend",
+    "GetSchema",
     "InList",
     "Index",
     "Join",
@@ -52,6 +55,7 @@ __all__ = [
     "Print",
     "Project",
     "ProjectAway",
+    "ProjectKeep",
     "ProjectRename",
     "ProjectReorder",
     "Query",
@@ -366,6 +370,8 @@ Operator = (
     | Serialize
     | Evaluate
     | ProjectReorder
+    | ProjectKeep
+    | GetSchema
 )
 
 

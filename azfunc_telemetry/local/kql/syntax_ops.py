@@ -15,12 +15,14 @@ if TYPE_CHECKING:
 __all__ = [
     "DataTable",
     "Evaluate",
+    "GetSchema",
     "Lookup",
     "MakeSeries",
     "MvExpand",
     "Parse",
     "ParsePart",
     "Print",
+    "ProjectKeep",
     "ProjectReorder",
     "Range",
     "RenderHint",
@@ -140,3 +142,18 @@ class RenderHint:
 
     visualization: str
     properties: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectKeep:
+    """``project-keep a, b*``: keep only the named (or matching) columns, in table order."""
+
+    columns: tuple[ColumnRef, ...]
+    pos: int
+
+
+@dataclass(frozen=True, slots=True)
+class GetSchema:
+    """``getschema``: one row per input column with its name, position and type."""
+
+    pos: int

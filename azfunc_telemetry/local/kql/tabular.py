@@ -7,6 +7,7 @@ and returns a new table.
 
 from __future__ import annotations
 
+import fnmatch
 import functools
 from collections.abc import Sequence
 from typing import Any
@@ -25,6 +26,7 @@ __all__ = [
     "count",
     "distinct",
     "extend",
+    "matching_columns",
     "project",
     "project_away",
     "project_rename",
@@ -40,9 +42,25 @@ def _require_columns(
     columns: Sequence[ast.ColumnRef], table: Table, exprs: ExpressionEvaluator
 ) -> None:
     for column in columns:
-        if column.name not in table.columns:
+        if "*" not in column.name and column.name not in table.columns:
             exprs.check(column, table.columns)  # raises with the case-sensitivity hint
             raise KqlError(f"unknown column '{column.name}'", column.pos)
+
+
+def matching_columns(
+    patterns: Sequence[ast.ColumnRef], table: Table, exprs: ExpressionEvaluator
+) -> list[str]:
+    """The input columns named by ``patterns`` (``*`` matches any text), in pattern order."""
+    _require_columns(patterns, table, exprs)
+    matched: list[str] = []
+    for pattern in patterns:
+        names = (
+            [name for name in table.columns if fnmatch.fnmatchcase(name, pattern.name)]
+            if "*" in pattern.name
+            else [pattern.name]
+        )
+        matched.extend(name for name in names if name not in matched)
+    return matched
 
 
 def _passed_types(names: Sequence[str], exprs: Sequence[ast.Expr], table: Table) -> dict[str, str]:
@@ -102,8 +120,7 @@ def project(op: ast.Project, table: Table, exprs: ExpressionEvaluator) -> Table:
 
 def project_away(op: ast.ProjectAway, table: Table, exprs: ExpressionEvaluator) -> Table:
     """Drop the listed columns."""
-    _require_columns(op.columns, table, exprs)
-    dropped = {column.name for column in op.columns}
+    dropped = set(matching_columns(op.columns, table, exprs))
     columns = [name for name in table.columns if name not in dropped]
     rows = [{name: row[name] for name in columns} for row in table.rows]
     return Table(

@@ -108,3 +108,60 @@ def _has_any_index(args: Sequence[Any], _now: datetime) -> Any:
         if format_value(item).casefold() in text:
             return position
     return -1
+
+
+@unary_function("parse_url")
+def _parse_url(value: Any) -> Any:
+    """The parts of a URL as a bag, with the names Kusto uses."""
+    from urllib.parse import parse_qsl, urlsplit
+
+    text = format_value(value)
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError:
+        return {}
+    if not parts.scheme:
+        return {}
+    return {
+        "Scheme": parts.scheme,
+        "Host": parts.hostname or "",
+        "Port": "" if port is None else str(port),
+        "Path": parts.path,
+        "Username": parts.username or "",
+        "Password": parts.password or "",
+        "Query Parameters": dict(parse_qsl(parts.query, keep_blank_values=True)),
+        "Fragment": parts.fragment,
+    }
+
+
+@unary_function("url_decode")
+def _url_decode(value: Any) -> Any:
+    from urllib.parse import unquote_plus
+
+    return unquote_plus(format_value(value))
+
+
+@unary_function("url_encode", "url_encode_component")
+def _url_encode(value: Any) -> Any:
+    from urllib.parse import quote
+
+    return quote(format_value(value), safe="")
+
+
+@unary_function("base64_encode_tostring")
+def _base64_encode(value: Any) -> Any:
+    import base64
+
+    return base64.b64encode(format_value(value).encode("utf-8")).decode("ascii")
+
+
+@unary_function("base64_decode_tostring")
+def _base64_decode(value: Any) -> Any:
+    import base64
+    import binascii
+
+    try:
+        return base64.b64decode(format_value(value), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return ""

@@ -172,3 +172,30 @@ def _from_unix_millis(value: Any) -> Any:
     if value is None:
         return None
     return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=float(value))
+
+
+@register("format_timespan", min_args=2)
+def _format_timespan(args: Sequence[Any], _now: datetime) -> Any:
+    span = expect("format_timespan", args[0], timedelta, "timespan")
+    if span is None:
+        return ""
+    negative = span < timedelta(0)
+    span = abs(span)
+    total_seconds = int(span.total_seconds())
+    values = {
+        "d": span.days,
+        "h": (total_seconds // 3600) % 24,
+        "m": (total_seconds // 60) % 60,
+        "s": total_seconds % 60,
+    }
+
+    def token(match: re.Match[str]) -> str:
+        text = match.group(0)
+        if text[0] in "fF":
+            digits = f"{span.microseconds:06d}0"[: len(text)]
+            return digits.rstrip("0") if text[0] == "F" else digits
+        key = text[0].lower()
+        return str(values[key]).zfill(len(text))
+
+    formatted = re.sub(r"d+|hh?|HH?|mm?|ss?|f{1,7}|F{1,7}", token, format_value(args[1]))
+    return f"-{formatted}" if negative else formatted
