@@ -142,7 +142,14 @@ class AzureMonitorExporter:
                 self._stats.add_retried(len(held.envelopes))
             self._send(held.envelopes, held.attempts)
             now = time.monotonic()
-        if not self._held and now >= self._blocked_until and now >= self._next_drain:
+        if (
+            not self._held
+            and now >= self._blocked_until
+            and now >= self._next_drain
+            # The retry interval starts with the first stored item, not with the exporter:
+            # items this process stores later are tried from storage at once, as ever.
+            and self._storage(create=False) is not None
+        ):
             self._next_drain = now + self._config.storage_retry_interval_s
             self._drain_storage()
 
