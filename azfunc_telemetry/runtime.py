@@ -12,7 +12,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from .concurrency import ConcurrencyTracker
@@ -21,9 +21,11 @@ from .diagnostics import forget_warnings, logger, warn_once
 from .export import Exporter
 from .handler import TelemetryHandler
 from .hostjson import host_forwards_logs, read_host_settings
+from .invocation import Reporting, connect, on_first_invocation
 from .items import MetricItem
 from .pipeline import PeriodicTask, Pipeline
 from .stats import DeliveryStats, TelemetryStats
+from .watchdog import timeout_watchdog
 
 if TYPE_CHECKING:
     from .envelope import EnvelopeBuilder
@@ -60,7 +62,6 @@ _lock = threading.RLock()
 _runtime: Runtime | None = None
 _tracker = ConcurrencyTracker()
 _atexit_registered = False
-_periodic_extras: list[Callable[[Runtime], PeriodicTask | None]] = []
 
 
 def tracker() -> ConcurrencyTracker:
@@ -71,11 +72,6 @@ def tracker() -> ConcurrencyTracker:
 def get_runtime() -> Runtime | None:
     """The current runtime, or ``None`` before the first ``setup``."""
     return _runtime
-
-
-def register_periodic(factory: Callable[[Runtime], PeriodicTask | None]) -> None:
-    """Add a periodic task to every pipeline ``setup`` builds from now on."""
-    _periodic_extras.append(factory)
 
 
 def setup(
@@ -126,9 +122,9 @@ def setup(
             if problem.kind == "missing" and exporter is not None:
                 continue
             warn_once(f"config:{problem.setting}", "%s", problem.message)
-        from . import watchdog  # noqa: F401 - registers the timeout warning
-
         _runtime = _build(config, given, exporter)
+        pipeline = _runtime.pipeline
+        connect(Reporting(pipeline.submit if pipeline is not None else None, _tracker))
         _register_atexit()
         _check_duplicates(_runtime)
         return config
@@ -182,10 +178,9 @@ def _build(config: TelemetryConfig, given: dict[str, Any], exporter: Exporter | 
     pipeline.add_periodic(
         PeriodicTask(config.metrics_interval_s, lambda: _emit_metrics(runtime), on_flush=True)
     )
-    for factory in _periodic_extras:
-        task = factory(runtime)
-        if task is not None:
-            pipeline.add_periodic(task)
+    watchdog = timeout_watchdog(config.timeout_warning_ratio, pipeline.submit)
+    if watchdog is not None:
+        pipeline.add_periodic(watchdog)
     return runtime
 
 
@@ -255,6 +250,9 @@ def ensure_setup() -> Runtime:
     return runtime
 
 
+on_first_invocation(ensure_setup)
+
+
 def flush(timeout_s: float = 5.0) -> bool:
     """Wait until every item emitted before the call has been accepted by the endpoint.
 
@@ -278,6 +276,7 @@ def shutdown(timeout_s: float | None = None) -> None:
     global _runtime
     with _lock:
         runtime, _runtime = _runtime, None
+        connect(None)
     if runtime is None:
         return
     if runtime.handler is not None:
