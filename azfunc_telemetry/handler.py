@@ -4,19 +4,59 @@
 correct: find the invocation (one context-variable read in the common case), format the message
 (the arguments may change after the call returns), append to the bounded queue. It takes no lock,
 does no I/O and never raises into the caller.
+
+Every :class:`TelemetryHandler` queues into one destination, the process's pipeline, which the
+runtime connects (:func:`connect`) whenever ``setup()`` builds one; until then records are let
+go, as they are when export is off. So a handler can be made at any time, by ``setup()`` for the
+root logger or by an app for a logger that does not propagate to it.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 from .context import lookup_invocation
 
-__all__ = ["InvocationContextFilter", "TelemetryHandler"]
+__all__ = ["Destination", "InvocationContextFilter", "TelemetryHandler", "connect"]
 
 _get_ident = threading.get_ident
+
+
+class Destination:
+    """Where handlers queue records, and the threads whose records must not be queued."""
+
+    __slots__ = ("excluded_threads", "submit")
+
+    def __init__(
+        self, submit: Callable[[object], None], excluded_threads: Collection[int] = ()
+    ) -> None:
+        #: Queues one item without blocking (the pipeline's ``submit``).
+        self.submit = submit
+        #: Thread idents whose records are not queued: the export thread's, so that a warning
+        #: about delivery never feeds back into delivery. The pipeline may change it in place.
+        self.excluded_threads = excluded_threads
+
+
+def _let_go(item: object) -> None:
+    """The destination before ``setup()`` and when export is off: nothing is queued."""
+
+
+_NOWHERE = Destination(_let_go)
+_destination = _NOWHERE
+
+
+def connect(destination: Destination | None) -> Destination:
+    """Send every handler's records to ``destination`` (``None``: nowhere); returns the last one.
+
+    The runtime calls it when it builds a pipeline. One assignment, so a record being emitted
+    meanwhile goes wholly to the old destination or wholly to the new.
+    """
+    global _destination
+    previous = _destination
+    _destination = _NOWHERE if destination is None else destination
+    return previous
 
 
 def _message(record: logging.LogRecord) -> str:
@@ -33,14 +73,18 @@ def _message(record: logging.LogRecord) -> str:
 class TelemetryHandler(logging.Handler):
     """Queues every record it sees, with the invocation it belongs to, for export.
 
+    ``setup()`` puts one on the root logger. Add another to a logger that does not propagate
+    to the root (some frameworks set ``propagate = False``) to export its records too; a logger
+    that propagates needs none, or its records would be exported twice. Every handler queues
+    into the pipeline ``setup()`` built, whenever it was made; before ``setup()`` has run (by
+    itself on the first invocation) and while export is off, records are let go.
+
     Records logged on the export thread itself are skipped, so a warning about delivery can
     never feed back into delivery (they still reach other handlers, or stderr).
     """
 
-    def __init__(self, submit: Callable[[object], None], excluded_threads: set[int]) -> None:
-        super().__init__()
-        self._submit = submit
-        self._excluded = excluded_threads
+    def __init__(self, level: int | str = logging.NOTSET) -> None:
+        super().__init__(level)
 
     def handle(self, record: logging.LogRecord) -> bool:
         """Filter, then queue, without ``Handler.handle``'s lock: queuing is thread-safe, and
@@ -53,10 +97,11 @@ class TelemetryHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         """Queue ``(record, invocation, message)``; never blocks, never raises."""
         try:
-            if _get_ident() in self._excluded:
+            destination = _destination
+            if _get_ident() in destination.excluded_threads:
                 self._show_if_unheard(record)
                 return
-            self._submit((record, lookup_invocation(), _message(record)))
+            destination.submit((record, lookup_invocation(), _message(record)))
             if record.levelno >= logging.WARNING:
                 self._show_if_unheard(record)
         except Exception:

@@ -19,7 +19,8 @@ from .concurrency import ConcurrencyTracker
 from .config import TelemetryConfig, resolve_config
 from .diagnostics import forget_warnings, logger, warn_once
 from .export import Exporter
-from .handler import TelemetryHandler
+from .handler import Destination, TelemetryHandler
+from .handler import connect as connect_handlers
 from .hostjson import host_forwards_logs, read_host_settings
 from .invocation import Reporting, connect, on_first_invocation
 from .items import MetricItem
@@ -132,6 +133,7 @@ def setup(
 
 def _build(config: TelemetryConfig, given: dict[str, Any], exporter: Exporter | None) -> Runtime:
     if not config.enabled or (config.connection is None and exporter is None):
+        connect_handlers(None)
         return Runtime(config=config, overrides=given, pipeline=None, handler=None)
     ikey = config.connection.instrumentation_key if config.connection else _NO_IKEY
 
@@ -168,7 +170,8 @@ def _build(config: TelemetryConfig, given: dict[str, Any], exporter: Exporter | 
         batch_size=config.batch_size,
         export_interval_s=config.export_interval_s,
     )
-    handler = TelemetryHandler(pipeline.submit, pipeline.excluded_threads)
+    connect_handlers(Destination(pipeline.submit, pipeline.excluded_threads))
+    handler = TelemetryHandler()
     root = logging.getLogger()
     for existing in list(root.handlers):
         if isinstance(existing, TelemetryHandler):
