@@ -36,9 +36,10 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict on the package."""
+    """mypy --strict on the package, then on the tests (pyproject.toml says how strictly)."""
     session.install(*PINS, "-e", ".[dev]")
     session.run("mypy", "azfunc_telemetry")
+    session.run("mypy", "tests")
 
 
 @nox.session

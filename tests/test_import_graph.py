@@ -97,6 +97,7 @@ def import_edges() -> list[Edge]:
                     visit(ast.Module(body=[statement], type_ignores=[]), importer, is_package, kind)
                 continue
             targets: list[str] = []
+            line = getattr(child, "lineno", 0)
             if isinstance(child, ast.Import):
                 targets = [alias.name for alias in child.names]
             elif isinstance(child, ast.ImportFrom):
@@ -110,7 +111,7 @@ def import_edges() -> list[Edge]:
                     continue
                 for imported in _runs(importer, module):
                     if imported != importer:
-                        edges.append(Edge(importer, imported, child.lineno, child_kind))
+                        edges.append(Edge(importer, imported, line, child_kind))
             visit(child, importer, is_package, child_kind)
 
     for name, path in sorted(modules.items()):

@@ -42,7 +42,7 @@ def azure_log_handler() -> OpenCensusHandler:
     from opencensus.ext.azure.log_exporter import AzureLogHandler
     from opencensus.ext.azure.metrics_exporter.standard_metrics import http_requests
 
-    http.server.HTTPServer.__init__ = http_requests.ORIGINAL_CONSTRUCTOR
+    http.server.HTTPServer.__init__ = http_requests.ORIGINAL_CONSTRUCTOR  # type: ignore[method-assign]
     handler_class: OpenCensusHandler = AzureLogHandler
     if sys.version_info >= (3, 13):
         # Its lock=None breaks every log call on 3.13 (pinned below); given a real lock the

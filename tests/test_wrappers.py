@@ -210,7 +210,7 @@ def test_the_worker_loads_and_calls_every_kind_of_entry_point(
 
 def test_a_partial_advertises_only_its_unbound_parameters_and_its_function_name() -> None:
     """Bound arguments leave the worker-visible signature; the name is the function's."""
-    wrapped = azfunc_telemetry.instrument(functools.partial(respond, 201))
+    wrapped: Any = azfunc_telemetry.instrument(functools.partial(respond, 201))
     assert list(inspect.signature(wrapped).parameters) == ["req", "context"]
     assert wrapped.__name__ == "respond"
     assert wrapped.__module__ == __name__
@@ -225,7 +225,7 @@ def test_a_partial_advertises_only_its_unbound_parameters_and_its_function_name(
 def test_a_callable_object_keeps_its_state_to_itself() -> None:
     """The wrapper of a callable object is named after its class and does not copy its state."""
     handler = AsyncHandler(205)
-    wrapped = azfunc_telemetry.instrument(handler)
+    wrapped: Any = azfunc_telemetry.instrument(handler)
     assert wrapped.__name__ == "AsyncHandler"
     assert wrapped.__wrapped__ is handler
     assert not hasattr(wrapped, "status")
@@ -242,7 +242,7 @@ def test_every_parameter_kind_is_passed_through(emulator: IngestionEmulator) -> 
         seen.append((first, second, rest, context, flag, more, _current_invocation_id()))
         return "done"
 
-    wrapped = azfunc_telemetry.instrument(shapes)
+    wrapped: Any = azfunc_telemetry.instrument(shapes)
     context = FakeContext("shapes")
     assert wrapped(1, 2, 3, 4, context=context, flag=True, extra="x") == "done"
     assert wrapped("a", context=context) == "done"
@@ -287,7 +287,7 @@ def test_unannotated_arguments_are_looked_at_for_the_trigger(
     def untyped(req, context):  # type: ignore[no-untyped-def]
         return func.HttpResponse("ok")
 
-    wrapped = azfunc_telemetry.instrument(untyped)
+    wrapped: Any = azfunc_telemetry.instrument(untyped)
     wrapped(http_request(), FakeContext("untyped"))
     wrapped(req=http_request(), context=FakeContext("untyped"))
     rows = of_type(emulator.wait_for(count_type("RequestData", 2), timeout=10), "RequestData")
@@ -331,7 +331,7 @@ def test_callables_that_cannot_be_entry_points_are_refused_at_decoration() -> No
     with pytest.raises(TypeError, match=r"Numbers is a generator function"):
         azfunc_telemetry.instrument(Numbers())
     with pytest.raises(TypeError, match=r"expects a function, got int"):
-        azfunc_telemetry.instrument(42)  # type: ignore[type-var]
+        azfunc_telemetry.instrument(42)  # type: ignore[call-overload]
 
 
 def test_a_callable_object_returning_an_awaitable_is_named_in_the_error() -> None:
