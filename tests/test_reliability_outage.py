@@ -25,7 +25,8 @@ from azfunc_telemetry.testing import IngestionEmulator, ScriptedResponse
 
 log = logging.getLogger("app.outage")
 
-pytestmark = pytest.mark.usefixtures("info_logging")
+# Outages last seconds by nature: every test here is left out of the fast inner loop.
+pytestmark = [pytest.mark.usefixtures("info_logging"), pytest.mark.slow]
 
 
 @pytest.fixture
