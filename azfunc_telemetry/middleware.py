@@ -244,12 +244,9 @@ def _wrap(func: F, name: str | None) -> F:
             logger.exception("azfunc_telemetry could not start tracking an invocation")
             return None
 
-    wraps = (
-        functools.wraps(func)
-        if inspect.isfunction(func) or inspect.ismethod(func)
-        # A callable object's attributes are its state, not the function's metadata.
-        else functools.wraps(func, updated=())
-    )
+    is_function = inspect.isfunction(func) or inspect.ismethod(func)
+    # A callable object's attributes are its state, not a function's metadata: not copied.
+    wraps = functools.wraps(func) if is_function else functools.wraps(func, updated=())
     if _is_async(func):
         coroutine_function = cast(Callable[..., Awaitable[Any]], func)
 
@@ -286,19 +283,32 @@ def _wrap(func: F, name: str | None) -> F:
 
         wrapper = sync_entry
 
-    # What the worker reads: inspect.signature (the __signature__ wins over __wrapped__),
-    # typing.get_type_hints (the annotations) and the name the v2 decorators register.
+    # What the worker reads: inspect.signature (the __signature__ wins over __wrapped__).
     wrapper.__signature__ = (  # type: ignore[attr-defined]
         signature if declares_context else _with_context_parameter(signature)
     )
-    if not (inspect.isfunction(func) or inspect.ismethod(func)):
-        wrapper.__annotations__ = _worker_annotations(func, signature)
-        wrapper.__name__ = display_name
-        wrapper.__qualname__ = getattr(_innermost(func), "__qualname__", display_name)
-        wrapper.__module__ = getattr(_innermost(func), "__module__", wrapper.__module__)
-        wrapper.__doc__ = getattr(_innermost(func), "__doc__", None)
+    if not is_function:
+        _describe_for_worker(wrapper, func, signature, display_name)
     setattr(wrapper, _MARK, True)
     return cast(F, wrapper)
+
+
+def _describe_for_worker(
+    wrapper: Callable[..., Any],
+    func: Callable[..., Any],
+    signature: inspect.Signature,
+    display_name: str,
+) -> None:
+    """Give the wrapper of a partial or a callable object what ``functools.wraps`` could not
+    copy: annotations ``typing.get_type_hints`` resolves, and the name, module and docstring
+    of the function the partial calls (or of the object's class), which the v2 decorators
+    register the function under."""
+    innermost = _innermost(func)
+    wrapper.__annotations__ = _worker_annotations(func, signature)
+    wrapper.__name__ = display_name
+    wrapper.__qualname__ = getattr(innermost, "__qualname__", display_name)
+    wrapper.__module__ = getattr(innermost, "__module__", wrapper.__module__)
+    wrapper.__doc__ = getattr(innermost, "__doc__", None)
 
 
 def _finish(opened: OpenInvocation, result: Any, error: BaseException | None) -> None:
