@@ -22,7 +22,8 @@ from .export import Exporter
 from .handler import Destination, TelemetryHandler
 from .handler import connect as connect_handlers
 from .hostjson import host_forwards_logs, read_host_settings
-from .invocation import Reporting, connect, on_first_invocation
+from .invocation import Reporting, on_first_invocation
+from .invocation import connect as connect_invocations
 from .items import MetricItem
 from .pipeline import PeriodicTask, Pipeline
 from .stats import DeliveryStats, TelemetryStats
@@ -125,7 +126,7 @@ def setup(
             warn_once(f"config:{problem.setting}", "%s", problem.message)
         _runtime = _build(config, given, exporter)
         pipeline = _runtime.pipeline
-        connect(Reporting(pipeline.submit if pipeline is not None else None, _tracker))
+        connect_invocations(Reporting(pipeline.submit if pipeline else None, _tracker))
         _register_atexit()
         _check_duplicates(_runtime)
         return config
@@ -279,7 +280,7 @@ def shutdown(timeout_s: float | None = None) -> None:
     global _runtime
     with _lock:
         runtime, _runtime = _runtime, None
-        connect(None)
+        connect_invocations(None)  # an invocation after this sets up again
     if runtime is None:
         return
     if runtime.handler is not None:

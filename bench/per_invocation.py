@@ -52,7 +52,7 @@ __all__ = ["main", "run"]
 LIBRARIES = ("azfunc", "opencensus")
 
 _SYNC_LIMIT_US = 8.0
-_ASYNC_LIMIT_US = 12.0
+_ASYNC_LIMIT_US = 10.0
 _OPENCENSUS_FACTOR = 8.0
 
 _RESPONSE = http_response()
@@ -213,7 +213,7 @@ def run(settings: Settings, emulator: EmulatorProcess) -> BenchmarkResult:
     )
     result.target(
         "per_invocation_async",
-        "per invocation, async: at most 12 µs over a bare call",
+        "per invocation, async: at most 10 µs over a bare call",
         overheads["async_azfunc"],
         "<=",
         _ASYNC_LIMIT_US,
