@@ -19,7 +19,16 @@ setup(
     license="MIT",
     python_requires=">=3.10",
     packages=find_packages(include=["azfunc_telemetry", "azfunc_telemetry.*"]),
-    package_data={"azfunc_telemetry": ["py.typed"]},
+    package_data={
+        "azfunc_telemetry": ["py.typed"],
+        # The viewer's page: plain HTML, CSS, JavaScript and SVG, served as they are.
+        "azfunc_telemetry.local.viewer": [
+            "static/*.html",
+            "static/*.css",
+            "static/*.js",
+            "static/*.svg",
+        ],
+    },
     install_requires=[
         "azure-functions>=1.18",
         "opencensus>=0.11.4",

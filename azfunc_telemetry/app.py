@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from typing import Any, TypeVar
 
-from .middleware import instrument, is_instrumented
+from .middleware import instrument, is_instrumented, set_up_at_decoration
 
 __all__ = ["instrument_app"]
 
@@ -31,7 +31,9 @@ def instrument_app(app: A) -> A:
 
     Functions registered later, including through ``register_functions``/blueprints, are
     instrumented too: the app is instrumented again whenever the worker indexes it. Functions
-    already wrapped with :func:`azfunc_telemetry.instrument` are left as they are.
+    already wrapped with :func:`azfunc_telemetry.instrument` are left as they are. Telemetry
+    is set up here (with app settings, unless ``setup()`` ran before), so what the app logs
+    while it is still being imported is exported too.
 
     Returns:
         The same app, so ``app = instrument_app(func.FunctionApp())`` reads naturally.
@@ -44,6 +46,7 @@ def instrument_app(app: A) -> A:
             f"instrument_app() expects an azure.functions FunctionApp or Blueprint, "
             f"got {type(app).__name__}"
         )
+    set_up_at_decoration()
     _instrument_builders(app)
     get_functions = getattr(app, "get_functions", None)
     if callable(get_functions) and not getattr(app, _PATCHED, False):

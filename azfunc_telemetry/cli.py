@@ -2,7 +2,8 @@
 
 ``azfunc-telemetry sink`` starts a loopback ingestion endpoint that stores telemetry in SQLite,
 ``azfunc-telemetry query 'traces | take 10'`` reads it back with the same KQL one would type in
-the Application Insights portal, and ``azfunc-telemetry demo`` shows both with a sample app.
+the Application Insights portal, ``azfunc-telemetry ui`` shows it in a browser (invocations, a
+concurrency timeline, a KQL box), and ``azfunc-telemetry demo`` shows it all with a sample app.
 ``python -m azfunc_telemetry`` is the same command.
 """
 
@@ -12,6 +13,7 @@ import argparse
 import importlib
 import json
 import os
+import shlex
 import sqlite3
 import sys
 from collections.abc import Sequence
@@ -20,6 +22,12 @@ from typing import Any
 
 from azfunc_telemetry.local.sink import DEFAULT_PORT, TelemetrySink
 from azfunc_telemetry.local.store import TelemetryStore
+from azfunc_telemetry.local.viewer import (
+    DEFAULT_UI_PORT,
+    RemoteBindRefusedError,
+    ViewerServer,
+    is_loopback,
+)
 
 __all__ = ["DB_ENV_VAR", "DEFAULT_DB", "build_parser", "main"]
 
@@ -65,6 +73,24 @@ def build_parser() -> argparse.ArgumentParser:
     query.add_argument("--json", action="store_true", help="print {columns, rows} as JSON")
     query.set_defaults(handler=_run_query)
 
+    ui = commands.add_parser(
+        "ui", help="serve a local web page over stored telemetry (invocations, timeline, KQL)"
+    )
+    ui.add_argument("--host", default="127.0.0.1", help="interface to bind (default: %(default)s)")
+    ui.add_argument(
+        "--port",
+        type=int,
+        default=DEFAULT_UI_PORT,
+        help="port, 0 for any (default: %(default)s)",
+    )
+    ui.add_argument("--db", default=None, help=db_help)
+    ui.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="serve on a non-loopback --host (anyone reaching it reads every log message)",
+    )
+    ui.set_defaults(handler=_run_ui)
+
     demo = commands.add_parser("demo", help="run a sample app against a local sink and query it")
     demo.add_argument("--db", default=None, help="database to use (default: a temporary file)")
     demo.add_argument("--keep", action="store_true", help="keep the database afterwards")
@@ -96,8 +122,49 @@ def _run_sink(args: argparse.Namespace) -> int:
         f"(stored in {os.path.abspath(db_path)}; Ctrl+C stops).",
         flush=True,
     )
+    print(f"See it in a browser: {_ui_hint(db_path)}", flush=True)
     sink.run()
     print(f"azfunc-telemetry: sink stopped; {sink.rows_stored} rows stored", file=sys.stderr)
+    return _EXIT_OK
+
+
+def _ui_hint(db_path: str) -> str:
+    """The command that serves the viewer over ``db_path``, and the page it serves."""
+    return (
+        f"azfunc-telemetry ui --db {shlex.quote(db_path)}  "
+        f"(then open http://127.0.0.1:{DEFAULT_UI_PORT}/)"
+    )
+
+
+def _run_ui(args: argparse.Namespace) -> int:
+    db_path = args.db or _default_db()
+    if args.allow_remote and not is_loopback(args.host):
+        print(
+            f"azfunc-telemetry: WARNING: serving telemetry on {args.host}; anyone who can reach "
+            "it reads every stored log message. Prefer the default 127.0.0.1.",
+            file=sys.stderr,
+        )
+    try:
+        server = ViewerServer(
+            db_path, host=args.host, port=args.port, allow_remote=args.allow_remote
+        )
+    except RemoteBindRefusedError as error:
+        print(f"azfunc-telemetry: {error}", file=sys.stderr)
+        return _EXIT_FAILURE
+    except OSError as error:
+        print(
+            f"azfunc-telemetry: cannot listen on {args.host}:{args.port}: {error}", file=sys.stderr
+        )
+        return _EXIT_FAILURE
+    if not os.path.exists(db_path):
+        print(
+            f"azfunc-telemetry: no telemetry database at {db_path} yet; the page shows it once "
+            "`azfunc-telemetry sink` has written it",
+            file=sys.stderr,
+        )
+    print(f"Viewer for {os.path.abspath(db_path)}: {server.url}", flush=True)
+    print("(read-only; Ctrl+C stops)", flush=True)
+    server.run()
     return _EXIT_OK
 
 
@@ -167,4 +234,10 @@ def _run_demo(args: argparse.Namespace) -> int:
         print(f"azfunc-telemetry: the demo is unavailable: {error}", file=sys.stderr)
         return _EXIT_FAILURE
     status: int = demo.main(args.db, args.keep)
+    if not args.db and not args.keep:
+        print(
+            "Run `azfunc-telemetry demo --db demo.db` to keep the telemetry and see it in a "
+            "browser with `azfunc-telemetry ui --db demo.db`.",
+            flush=True,
+        )
     return status

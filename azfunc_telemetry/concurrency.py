@@ -21,6 +21,7 @@ __all__ = [
     "PoolInfo",
     "TrackerSnapshot",
     "pool_size_fallback",
+    "saturation_summary",
 ]
 
 ENV_THREAD_COUNT = "PYTHON_THREADPOOL_THREAD_COUNT"
@@ -87,6 +88,44 @@ def pool_size_fallback(environ: Any = None) -> tuple[int, str]:
     if env.get("FUNCTIONS_WORKER_RUNTIME"):
         return HOST_DEFAULT_THREAD_COUNT, "host_default"
     return min(32, (os.cpu_count() or 1) + 4), "cpython_default"
+
+
+def saturation_summary(start: InvocationStart) -> str:
+    """What a saturated start met, in one sentence whose figures agree with each other.
+
+    Every thread is taken (running an invocation, or about to take a queued one) and the
+    rest of the queued work waits: ``running + queued - size`` invocations (see
+    :meth:`ConcurrencyTracker.enter_sync`). When the pool cannot be seen, only the running
+    count is known.
+    """
+    size, running, queued = start.pool_size, start.inflight_sync, start.pool_queued
+    source = _SOURCE_WORDS.get(start.pool_source, start.pool_source)
+    if queued is None:
+        busy = (
+            "its only thread is running a sync invocation"
+            if size == 1
+            else f"all {size} of its threads are running sync invocations"
+        )
+        return f"The worker's thread pool is saturated: {busy} (pool size {size}, from {source})."
+    waiting = max(1, running + queued - size)
+    noun, verb = ("invocation", "is") if waiting == 1 else ("invocations", "are")
+    taken = (
+        f"its only thread is taken and {waiting} more {noun} {verb} waiting for it"
+        if size == 1
+        else f"all {size} of its threads are taken and {waiting} more {noun} {verb} waiting for one"
+    )
+    return (
+        f"The worker's thread pool is saturated: {taken} ({running} running, {queued} queued, "
+        f"pool size {size}, from {source})."
+    )
+
+
+_SOURCE_WORDS = {
+    "executor": "the pool itself",
+    "app_setting": "PYTHON_THREADPOOL_THREAD_COUNT",
+    "host_default": "the Functions host's default",
+    "cpython_default": "the Python default",
+}
 
 
 def _executor_of_current_thread() -> ThreadPoolExecutor | None:
@@ -163,10 +202,13 @@ class ConcurrencyTracker:
     def enter_sync(self) -> InvocationStart:
         """Count a sync invocation in; decide whether it met a saturated pool.
 
-        Saturated: work waits and no thread can take it (all threads started, a backlog). A
-        pool still starting threads queues work for a moment with nobody waiting on a busy
-        thread, so a backlog alone is not saturation. When the pool cannot be seen, all its
-        threads busy with invocations is the best evidence.
+        Saturated: the pool holds more sync work than it has threads, so some of it waits.
+        The work is the invocations running (this one included) plus what is queued; each
+        thread not running an invocation takes queued work at once (one just started or
+        just finished is about to), so only the excess waits: ``running + queued > size``.
+        These are the figures the request row and the warning report, so they always agree.
+        When the pool cannot be seen, all its threads busy with invocations is the best
+        evidence.
         """
         try:
             thread_name, view = self._local.view
@@ -186,7 +228,7 @@ class ConcurrencyTracker:
             source = "executor"
             queued = queue.qsize()
             grown = len(threads) >= size
-            saturated = queued > 0 and grown
+            saturated = sync + queued > size
         if saturated or sync > self._peak_sync or sync + asyn > self._peak_total:
             self._note_sync(sync, asyn, saturated)
         return InvocationStart(

@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, NamedTuple
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Literal, NamedTuple
 
-from .connection import ConnectionInfo, parse_connection_string
+from .connection import ConnectionInfo, parse_connection_string, unquote
 
 __all__ = [
     "ENV_CONNECTION_STRING",
     "ENV_DISABLED",
     "ENV_INSTRUMENTATION_KEY",
+    "INVOCATION_TELEMETRY_CHOICES",
     "ConfigProblem",
+    "InvocationTelemetry",
     "TelemetryConfig",
     "default_storage_path",
     "resolve_config",
@@ -36,7 +38,8 @@ class ConfigProblem(NamedTuple):
 
     setting: str
     message: str
-    #: ``"missing"`` disables export; ``"invalid"`` falls back to a default.
+    #: ``"missing"`` disables export; ``"invalid"`` falls back to a default; ``"legacy"`` and
+    #: ``"notice"`` say what was understood (the value works).
     kind: str = "invalid"
 
 
@@ -65,6 +68,11 @@ class TelemetryConfig(NamedTuple):
     cloud_role: str = ""
     cloud_role_instance: str = ""
     scrub_patterns: tuple[str, ...] = ()
+    #: ``auto``, ``request`` or ``dependency``: how each invocation is reported (see
+    #: :func:`azfunc_telemetry.hostjson.decide_invocation_telemetry`).
+    invocation_telemetry: str = "auto"
+    #: Property names whose values are redacted whole, added to the built-in ones.
+    sensitive_keys: tuple[str, ...] = ()
     problems: tuple[ConfigProblem, ...] = ()
 
     @property
@@ -73,57 +81,167 @@ class TelemetryConfig(NamedTuple):
         return self.enabled and self.connection is not None
 
 
+class _Kind(NamedTuple):
+    """How one kind of option is read from an app setting and checked as an argument."""
+
+    #: What a valid value is, as the messages say it.
+    expected: str
+    #: The value of an app setting's text; raises ``ValueError`` (without the text) when bad.
+    parse: Callable[[str], Any]
+    #: The value of an explicit argument; raises ``ValueError`` when of the wrong type or range.
+    check: Callable[[object], Any]
+
+
 def _parse_bool(raw: str) -> bool:
     lowered = raw.strip().lower()
     if lowered in ("1", "true", "yes", "on"):
         return True
     if lowered in ("0", "false", "no", "off", ""):
         return False
-    raise ValueError(f"expected true or false, got {raw!r}")
+    raise ValueError("not true or false")
 
 
-def _positive_int(raw: str) -> int:
-    value = int(raw.strip())
+def _check_bool(value: object) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"a {type(value).__name__}, not True or False")
+    return value
+
+
+def _check_positive_int(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"a {type(value).__name__}, not a whole number")
     if value <= 0:
-        raise ValueError(f"expected a positive whole number, got {raw!r}")
+        raise ValueError("not above 0")
     return value
 
 
-def _positive_float(raw: str) -> float:
-    value = float(raw.strip())
-    if not value > 0 or value != value or value == float("inf"):
-        raise ValueError(f"expected a positive number, got {raw!r}")
+def _parse_positive_int(raw: str) -> int:
+    try:
+        number = int(raw.strip())
+    except ValueError:
+        raise ValueError("not a whole number") from None
+    return _check_positive_int(number)
+
+
+def _number(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"a {type(value).__name__}, not a number")
+    number = float(value)
+    if number != number or number in (float("inf"), float("-inf")):
+        raise ValueError("not a finite number")
+    return number
+
+
+def _check_positive_float(value: object) -> float:
+    number = _number(value)
+    if number <= 0:
+        raise ValueError("not above 0")
+    return number
+
+
+def _parse_float(raw: str) -> float:
+    try:
+        return float(raw.strip())
+    except ValueError:
+        raise ValueError("not a number") from None
+
+
+def _check_ratio(value: object) -> float:
+    number = _number(value)
+    if not 0.0 <= number < 1.0:
+        raise ValueError("not from 0 to below 1")
+    return number
+
+
+def _check_text(value: object) -> str:
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if not isinstance(value, str):
+        raise ValueError(f"a {type(value).__name__}, not text")
     return value
 
 
-def _ratio(raw: str) -> float:
-    value = float(raw.strip())
-    if not 0.0 <= value < 1.0:
-        raise ValueError(f"expected a number from 0 (off) to below 1, got {raw!r}")
+def _parse_names(raw: str) -> tuple[str, ...]:
+    return tuple(name.strip() for name in re.split(r"[,;]", raw) if name.strip())
+
+
+InvocationTelemetry = Literal["auto", "request", "dependency"]
+"""How each invocation is reported: decided by the host's config, a request, or a dependency."""
+INVOCATION_TELEMETRY_CHOICES: tuple[InvocationTelemetry, ...] = ("auto", "request", "dependency")
+
+
+def _parse_invocation_telemetry(raw: str) -> str:
+    value = raw.strip().lower()
+    if value not in INVOCATION_TELEMETRY_CHOICES:
+        raise ValueError("not one of the choices")
     return value
 
 
-_CONVERTERS: dict[str, Callable[[str], Any]] = {
-    "enabled": _parse_bool,
-    "queue_size": _positive_int,
-    "batch_size": _positive_int,
-    "export_interval_s": _positive_float,
-    "request_timeout_s": _positive_float,
-    "max_attempts": _positive_int,
-    "backoff_base_s": _positive_float,
-    "backoff_max_s": _positive_float,
-    "storage_enabled": _parse_bool,
-    "storage_path": str,
-    "storage_max_bytes": _positive_int,
-    "storage_retention_s": _positive_float,
-    "storage_retry_interval_s": _positive_float,
-    "exit_timeout_s": _positive_float,
-    "metrics_interval_s": _positive_float,
-    "timeout_warning_ratio": _ratio,
-    "gzip": _parse_bool,
-    "cloud_role": str,
-    "cloud_role_instance": str,
+def _check_invocation_telemetry(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"a {type(value).__name__}, not text")
+    return _parse_invocation_telemetry(value)
+
+
+def _check_names(value: object) -> tuple[str, ...]:
+    if isinstance(value, str):  # "pin,otp" reads as the app setting would
+        return _parse_names(value)
+    if not isinstance(value, Iterable):
+        raise ValueError(f"a {type(value).__name__}, not a list of names")
+    names = tuple(value)
+    if not all(isinstance(name, str) and name.strip() for name in names):
+        raise ValueError("a list holding something other than non-empty text")
+    return tuple(name.strip() for name in names)
+
+
+_BOOL = _Kind("true or false", _parse_bool, _check_bool)
+_POSITIVE_INT = _Kind("a whole number above 0", _parse_positive_int, _check_positive_int)
+_POSITIVE_FLOAT = _Kind(
+    "a number of seconds above 0",
+    lambda raw: _check_positive_float(_parse_float(raw)),
+    _check_positive_float,
+)
+_RATIO = _Kind(
+    "a number from 0 (off) to below 1",
+    lambda raw: _check_ratio(_parse_float(raw)),
+    _check_ratio,
+)
+_TEXT = _Kind("text", str, _check_text)
+_NAMES = _Kind("names separated by commas", _parse_names, _check_names)
+_INVOCATION_TELEMETRY = _Kind(
+    "auto, request or dependency", _parse_invocation_telemetry, _check_invocation_telemetry
+)
+
+#: Every option read from an argument or an app setting, by kind.
+_OPTIONS: dict[str, _Kind] = {
+    "enabled": _BOOL,
+    "queue_size": _POSITIVE_INT,
+    "batch_size": _POSITIVE_INT,
+    "export_interval_s": _POSITIVE_FLOAT,
+    "request_timeout_s": _POSITIVE_FLOAT,
+    "max_attempts": _POSITIVE_INT,
+    "backoff_base_s": _POSITIVE_FLOAT,
+    "backoff_max_s": _POSITIVE_FLOAT,
+    "storage_enabled": _BOOL,
+    "storage_path": _TEXT,
+    "storage_max_bytes": _POSITIVE_INT,
+    "storage_retention_s": _POSITIVE_FLOAT,
+    "storage_retry_interval_s": _POSITIVE_FLOAT,
+    "exit_timeout_s": _POSITIVE_FLOAT,
+    "metrics_interval_s": _POSITIVE_FLOAT,
+    "timeout_warning_ratio": _RATIO,
+    "gzip": _BOOL,
+    "cloud_role": _TEXT,
+    "cloud_role_instance": _TEXT,
+    "sensitive_keys": _NAMES,
+    "invocation_telemetry": _INVOCATION_TELEMETRY,
 }
+
+
+def _shown(value: object) -> str:
+    """A value as a message quotes it: its repr, cut short."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def setting_name(option: str) -> str:
@@ -141,9 +259,19 @@ def _default_role_instance(environ: Mapping[str, str]) -> str:
 
 
 def _resolve_connection(
-    explicit: str | None, environ: Mapping[str, str], problems: list[ConfigProblem]
+    explicit: object, environ: Mapping[str, str], problems: list[ConfigProblem]
 ) -> tuple[ConnectionInfo | None, str]:
     if explicit is not None:
+        if not isinstance(explicit, str):
+            problems.append(
+                ConfigProblem(
+                    "connection_string",
+                    f"setup() argument connection_string is invalid (a "
+                    f"{type(explicit).__name__}, not text), so telemetry export is disabled; "
+                    "the function still runs.",
+                )
+            )
+            return None, "connection_string argument"
         candidates = [("connection_string argument", explicit)]
     else:
         candidates = []
@@ -151,7 +279,12 @@ def _resolve_connection(
             candidates.append((ENV_CONNECTION_STRING, environ[ENV_CONNECTION_STRING]))
         if environ.get(ENV_INSTRUMENTATION_KEY, "").strip():
             key = environ[ENV_INSTRUMENTATION_KEY].strip()
-            candidates.append((ENV_INSTRUMENTATION_KEY, f"InstrumentationKey={key}"))
+            # Quotes stay around the whole value, so that they are noticed and reported below.
+            quotes = ("", "") if unquote(key) is None else (key[0], key[-1])
+            key = unquote(key) or key
+            candidates.append(
+                (ENV_INSTRUMENTATION_KEY, f"{quotes[0]}InstrumentationKey={key}{quotes[1]}")
+            )
     if not candidates:
         problems.append(
             ConfigProblem(
@@ -164,6 +297,17 @@ def _resolve_connection(
         )
         return None, "none"
     source, raw = candidates[0]
+    unquoted = unquote(raw)
+    if unquoted is not None:
+        raw = unquoted
+        problems.append(
+            ConfigProblem(
+                source,
+                f"{source} is wrapped in quotes (as copied from the portal); they were removed. "
+                "Save the setting without them.",
+                kind="notice",
+            )
+        )
     try:
         info = parse_connection_string(raw)
     except ValueError as exc:
@@ -191,7 +335,11 @@ def _resolve_connection(
 def resolve_config(
     overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
 ) -> TelemetryConfig:
-    """Build the configuration from explicit overrides, then app settings, then defaults.
+    """Build the configuration from explicit arguments, then app settings, then defaults.
+
+    Each value is checked the same way wherever it came from: a bad one is reported once,
+    naming the argument (``setup(batch_size='10')``) or the app setting
+    (``AZFUNC_TELEMETRY_BATCH_SIZE``) it came from, and the default is used instead.
 
     Args:
         overrides: keyword arguments given to :func:`azfunc_telemetry.setup`; ``None`` values
@@ -203,34 +351,55 @@ def resolve_config(
     """
     env = os.environ if environ is None else environ
     given = {k: v for k, v in (overrides or {}).items() if v is not None}
-    known = set(_CONVERTERS) | {"connection_string", "scrub_patterns"}
+    known = set(_OPTIONS) | {"connection_string", "scrub_patterns"}
     unknown = sorted(set(given) - known)
     if unknown:
         raise TypeError(f"unknown telemetry option(s): {', '.join(unknown)}")
     problems: list[ConfigProblem] = []
     connection, source = _resolve_connection(given.get("connection_string"), env, problems)
     values: dict[str, Any] = {}
-    for option, convert in _CONVERTERS.items():
+    for option, kind in _OPTIONS.items():
+        default = TelemetryConfig._field_defaults[option]
+        fallback = (
+            "the default is used" if default in ("", ()) else f"the default ({default}) is used"
+        )
         if option in given:
-            values[option] = given[option]
+            try:
+                values[option] = kind.check(given[option])
+            except ValueError as exc:
+                problems.append(
+                    ConfigProblem(
+                        option,
+                        f"setup() argument {option} is invalid ({_shown(given[option])}: {exc}); "
+                        f"expected {kind.expected}; {fallback}.",
+                    )
+                )
             continue
-        raw = env.get(setting_name(option))
+        name = setting_name(option)
+        raw = env.get(name)
         if raw is None:
             continue
         try:
-            values[option] = convert(raw)
+            values[option] = kind.parse(raw)
         except ValueError as exc:
             problems.append(
                 ConfigProblem(
-                    setting_name(option),
-                    f"{setting_name(option)} is invalid: {exc}; the default is used.",
+                    name,
+                    f"{name} is invalid ({_shown(raw)}: {exc}); expected {kind.expected}; "
+                    f"{fallback}.",
                 )
             )
     if ENV_DISABLED in env and "enabled" not in given:
         try:
             values["enabled"] = not _parse_bool(env[ENV_DISABLED])
         except ValueError as exc:
-            problems.append(ConfigProblem(ENV_DISABLED, f"{ENV_DISABLED} is invalid: {exc}"))
+            problems.append(
+                ConfigProblem(
+                    ENV_DISABLED,
+                    f"{ENV_DISABLED} is invalid ({_shown(env[ENV_DISABLED])}: {exc}); expected "
+                    "true or false; export stays on.",
+                )
+            )
     values.setdefault("cloud_role", env.get("WEBSITE_SITE_NAME") or _local_role_name())
     values.setdefault("cloud_role_instance", _default_role_instance(env))
     patterns = _check_patterns(given.get("scrub_patterns", ()), problems)
@@ -243,14 +412,23 @@ def resolve_config(
     )
 
 
-def _check_patterns(patterns: Sequence[str], problems: list[ConfigProblem]) -> tuple[str, ...]:
+def _check_patterns(patterns: object, problems: list[ConfigProblem]) -> tuple[str, ...]:
+    if isinstance(patterns, str) or not isinstance(patterns, Iterable):
+        problems.append(
+            ConfigProblem(
+                "scrub_patterns",
+                f"setup() argument scrub_patterns is invalid ({_shown(patterns)}); expected a "
+                "list of regular expressions; none are added.",
+            )
+        )
+        return ()
     valid = []
     for pattern in patterns:
         try:
             re.compile(pattern)
-        except re.error as exc:
+        except (re.error, TypeError) as exc:
             problems.append(
-                ConfigProblem("scrub_patterns", f"pattern {pattern!r} is invalid: {exc}")
+                ConfigProblem("scrub_patterns", f"pattern {_shown(pattern)} is invalid: {exc}")
             )
         else:
             valid.append(pattern)

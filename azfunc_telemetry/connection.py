@@ -13,7 +13,13 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-__all__ = ["DEFAULT_INGESTION_ENDPOINT", "ConnectionInfo", "parse_connection_string", "track_url"]
+__all__ = [
+    "DEFAULT_INGESTION_ENDPOINT",
+    "ConnectionInfo",
+    "parse_connection_string",
+    "track_url",
+    "unquote",
+]
 
 DEFAULT_INGESTION_ENDPOINT = "https://dc.services.visualstudio.com"
 
@@ -25,6 +31,22 @@ class ConnectionInfo(NamedTuple):
 
     instrumentation_key: str
     ingestion_endpoint: str
+
+
+#: Quote pairs a copied value may come wrapped in: plain, and typographic from documents.
+_QUOTES = {'"': '"', "'": "'", "\u201c": "\u201d", "\u2018": "\u2019"}
+
+
+def unquote(value: str) -> str | None:
+    """``value`` without the quotes around it, or ``None`` when it is not quoted.
+
+    A connection string copied with its quotes (from the portal's JSON view, a shell line or a
+    document) is otherwise read as a first field named ``"InstrumentationKey``.
+    """
+    text = value.strip()
+    if len(text) >= 2 and _QUOTES.get(text[0]) == text[-1]:
+        return text[1:-1].strip()
+    return None
 
 
 def track_url(endpoint: str) -> str:

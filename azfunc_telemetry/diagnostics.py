@@ -34,10 +34,17 @@ def warn_once(key: str, message: str, *args: object) -> bool:
     return True
 
 
-def forget_warnings() -> None:
-    """Allow every warning to be said again (a fresh :func:`azfunc_telemetry.setup`)."""
+def forget_warnings(*, keep_prefix: str | None = None) -> None:
+    """Allow every warning to be said again (a fresh :func:`azfunc_telemetry.setup`).
+
+    Args:
+        keep_prefix: warnings whose key starts with this stay said.
+    """
     with _said_lock:
-        _said.clear()
+        if keep_prefix is None:
+            _said.clear()
+        else:
+            _said.intersection_update({key for key in _said if key.startswith(keep_prefix)})
         limiters = list(_limiters)
     for limiter in limiters:
         limiter.reset()

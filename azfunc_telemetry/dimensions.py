@@ -1,7 +1,10 @@
 """A log record's custom dimensions, cleaned: what every ``traces`` row carries as properties.
 
 Every record gets the invocation, level, logger, file and line, plus whatever ``extra=`` (or
-opencensus-style ``custom_dimensions``) added. Cleaning them (scrubbing, stringifying, cutting)
+opencensus-style ``custom_dimensions``) added. A record of an invocation also gets the
+dimensions the Functions host puts on the logs it forwards (``InvocationId``, ``Category``,
+``LogLevel``, ``ProcessId``), so the portal's invocation view and every query written against
+host-written logs find ours too. Cleaning them (scrubbing, stringifying, cutting)
 is most of the cost of building a log envelope on the export thread, and nearly all of it
 repeats record after record, so :class:`LogDimensions` works each part out once and copies it.
 """
@@ -9,13 +12,22 @@ repeats record after record, so :class:`LogDimensions` works each part out once 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from .context import InvocationContext
 from .sanitize import MAX_PROPERTIES, Scrubber, safe_str
 
-__all__ = ["MEMO_MAX", "LogDimensions", "record_properties", "remember"]
+__all__ = [
+    "MEMO_MAX",
+    "LogDimensions",
+    "host_category",
+    "host_dimensions",
+    "host_log_level",
+    "record_properties",
+    "remember",
+]
 
 #: Entries each memo keeps before it starts afresh.
 MEMO_MAX = 1024
@@ -39,6 +51,36 @@ def remember(memo: dict[_K, _V], key: _K, value: _V) -> None:
     memo[key] = value
 
 
+def host_log_level(levelno: int) -> str:
+    """A Python level spelled as the host spells a .NET ``LogLevel`` (``Information``...)."""
+    if levelno >= logging.CRITICAL:
+        return "Critical"
+    if levelno >= logging.ERROR:
+        return "Error"
+    if levelno >= logging.WARNING:
+        return "Warning"
+    if levelno >= logging.INFO:
+        return "Information"
+    if levelno >= logging.DEBUG:
+        return "Debug"
+    return "Trace"
+
+
+def host_category(function_name: str) -> str:
+    """The category the host logs a function's user logs under."""
+    return f"Function.{function_name}.User"
+
+
+def host_dimensions(context: InvocationContext, levelno: int) -> dict[str, object]:
+    """What the host puts on each log it forwards for an invocation, for one of ours."""
+    return {
+        "InvocationId": context.invocation_id,
+        "Category": host_category(context.function_name),
+        "LogLevel": host_log_level(levelno),
+        "ProcessId": os.getpid(),
+    }
+
+
 def _head_properties(
     record: logging.LogRecord, context: InvocationContext | None
 ) -> dict[str, object]:
@@ -47,6 +89,8 @@ def _head_properties(
         properties["invocation_id"] = context.invocation_id
         properties["function_name"] = context.function_name
     properties["level"] = record.levelname
+    if context is not None:
+        properties.update(host_dimensions(context, record.levelno))
     properties["logger_name"] = record.name
     properties["file_name"] = record.filename
     properties["line_number"] = record.lineno
@@ -104,15 +148,17 @@ class LogDimensions:
             self._last_shape = (shape, found)
             extra = found
         line = record.lineno
-        key: tuple[object, ...] = (record.levelname, record.name, record.filename, line)
+        levelno = record.levelno
+        key: tuple[object, ...] = (record.levelname, record.name, record.filename, levelno, line)
         if context is not None:
             key = (context.invocation_id, context.function_name, *key)
-        head = self._head_memo.get(key) if type(line) is int else None  # True == 1, not as text
+        exact = type(line) is int and type(levelno) is int  # True == 1, not as text
+        head = self._head_memo.get(key) if exact else None
         if head is None:
             head = {}
             raw = _head_properties(record, context)
             scrubber.add_properties(head, raw, raw)
-            if type(line) is int and all(type(part) is str for part in key[:-1]):
+            if exact and all(type(part) is str for part in key[:-2]):
                 remember(self._head_memo, key, head)
         properties = head.copy()
         count = len(head) + scrubber.add_properties(properties, extra, attrs)

@@ -19,8 +19,16 @@ from typing import Any
 
 from ._version import __version__
 from .context import InvocationContext
-from .dimensions import LogDimensions, record_properties, remember
-from .items import DependencyItem, ExceptionItem, MetricItem, RequestItem, request_properties
+from .dimensions import LogDimensions, host_dimensions, record_properties, remember
+from .items import (
+    DependencyItem,
+    ExceptionItem,
+    LogItem,
+    MetricItem,
+    QueueItem,
+    RequestItem,
+    request_properties,
+)
 from .sanitize import (
     MAX_ITEM_BYTES,
     MAX_MESSAGE,
@@ -31,7 +39,13 @@ from .sanitize import (
     truncate,
 )
 
-__all__ = ["EnvelopeBuilder", "format_duration", "format_time", "severity_level"]
+__all__ = [
+    "INVOCATION_DEPENDENCY_TYPE",
+    "EnvelopeBuilder",
+    "format_duration",
+    "format_time",
+    "severity_level",
+]
 
 Envelope = dict[str, Any]
 
@@ -41,6 +55,8 @@ _ITEM_BUDGET = MAX_ITEM_BYTES - 512
 #: The most bytes one character takes in ASCII-escaped JSON (an astral one: two \\u escapes).
 _MAX_ESCAPED_CHAR_BYTES = 12
 _MESSAGE_NAME = "Microsoft.ApplicationInsights.Message"
+#: The ``dependencies.type`` of an invocation reported under the host's request.
+INVOCATION_DEPENDENCY_TYPE = "InProc"
 
 
 def severity_level(levelno: int) -> int:
@@ -103,8 +119,11 @@ class EnvelopeBuilder:
         cloud_role: str,
         cloud_role_instance: str,
         scrubber: Scrubber | None = None,
+        invocation_telemetry: str = "request",
     ) -> None:
         self._ikey = instrumentation_key
+        #: ``request`` or ``dependency``: the item each finished invocation becomes.
+        self._invocation_as_dependency = invocation_telemetry == "dependency"
         self._scrubber = scrubber or Scrubber()
         self._base_tags = {
             "ai.cloud.role": cloud_role,
@@ -117,13 +136,12 @@ class EnvelopeBuilder:
         # only copies, so an envelope changed later (cut to size, say) cannot change another.
         self._tag_memo: dict[tuple[object, ...], dict[str, str]] = {}
 
-    def build(self, item: object) -> Envelope | None:
+    def build(self, item: QueueItem) -> Envelope | None:
         """One envelope for one queued item; ``None`` for an item that cannot be represented."""
-        if type(item) is tuple:
-            record, context, message = item
-            return self.log(record, context, message)
+        if type(item) is LogItem:
+            return self.log(item.record, item.context, item.message)
         if isinstance(item, RequestItem):
-            return self.request(item)
+            return self.invocation(item)
         if isinstance(item, DependencyItem):
             return self.dependency(item)
         if isinstance(item, ExceptionItem):
@@ -180,6 +198,43 @@ class EnvelopeBuilder:
             return envelope  # what _fit would find first, without looking everything up again
         return self._fit(envelope, "message")
 
+    def invocation(self, item: RequestItem) -> Envelope:
+        """The item one finished invocation becomes, as configured.
+
+        As a dependency it is a child of the host's request, which needs the host's span from
+        ``traceparent``; an invocation that came without one (called outside the host) has no
+        host request to hang under and becomes a request.
+        """
+        if self._invocation_as_dependency and item.context.host_parent_id:
+            return self.invocation_dependency(item)
+        return self.request(item)
+
+    def invocation_dependency(self, item: RequestItem) -> Envelope:
+        """A ``dependencies`` item of type ``InProc`` for one invocation, under the host's request.
+
+        The host's own ``requests`` row spans dispatch and the wait for a thread; this one is
+        the worker's execution of the function, and the invocation's logs and spans hang
+        under it (their parent is its id).
+        """
+        context = item.context
+        data: dict[str, Any] = {
+            "ver": 2,
+            "id": context.request_id,
+            "name": truncate(context.function_name, MAX_NAME),
+            "duration": format_duration(item.duration_ns),
+            "resultCode": item.response_code,
+            "success": item.success,
+            "type": INVOCATION_DEPENDENCY_TYPE,
+            "properties": self._scrubber.properties(request_properties(item)),
+        }
+        if item.url:
+            data["data"] = truncate(self._scrubber.scrub(item.url), 8192)
+        tags = self._tags(context.operation_id, context.host_parent_id, context.function_name)
+        envelope = self._wrap(
+            "RemoteDependency", "RemoteDependencyData", item.start_time, tags, data
+        )
+        return self._fit(envelope, "")
+
     def request(self, item: RequestItem) -> Envelope:
         """A ``requests`` item for one invocation."""
         context = item.context
@@ -225,6 +280,8 @@ class EnvelopeBuilder:
         if item.context is not None:
             properties.setdefault("invocation_id", item.context.invocation_id)
             properties.setdefault("function_name", item.context.function_name)
+            for name, value in host_dimensions(item.context, logging.ERROR).items():
+                properties.setdefault(name, value)
         exc = item.exception
         return self._exception_envelope(
             exc, exc.__traceback__, item.context, item.time, properties, 3

@@ -18,10 +18,48 @@ import threading
 from collections.abc import Callable, Collection
 
 from .context import lookup_invocation
+from .items import LogItem
 
-__all__ = ["Destination", "InvocationContextFilter", "TelemetryHandler", "connect"]
+__all__ = [
+    "WORKER_LOGGERS",
+    "Destination",
+    "InvocationContextFilter",
+    "TelemetryHandler",
+    "connect",
+    "is_worker_logger",
+]
 
 _get_ident = threading.get_ident
+
+#: Name prefixes of the loggers of the Functions worker and its runtimes. The host already
+#: receives and keeps their records (as system logs); exporting them again would fill the app's
+#: traces with dispatch chatter such as "Received FunctionInvocationRequest". A plain prefix,
+#: as the worker's own system-log rule: it takes in ``azure_functions_worker_errors`` too.
+WORKER_LOGGERS = (
+    "azure_functions_worker",
+    "azure_functions_runtime",
+    "azure_functions_runtime_v1",
+    "proxy_worker",
+    # The 3.13+ runtime libraries log through the ``azure.functions`` logger ("Function name:
+    # ..., Function Type: ..." for every invocation), which the worker also keeps as system.
+    "azure.functions",
+)
+#: Logger name -> whether it is one of the worker's; a process has few logger names.
+_worker_logger_memo: dict[str, bool] = {}
+_WORKER_LOGGER_MEMO_MAX = 4096
+
+
+def is_worker_logger(name: str) -> bool:
+    """Whether ``name`` starts with one of :data:`WORKER_LOGGERS` (in any case)."""
+    known = _worker_logger_memo.get(name)
+    if known is not None:
+        return known
+    if type(name) is not str:
+        return False
+    found = name.lower().startswith(WORKER_LOGGERS)
+    if len(_worker_logger_memo) < _WORKER_LOGGER_MEMO_MAX:
+        _worker_logger_memo[name] = found
+    return found
 
 
 class Destination:
@@ -30,7 +68,7 @@ class Destination:
     __slots__ = ("excluded_threads", "submit")
 
     def __init__(
-        self, submit: Callable[[object], None], excluded_threads: Collection[int] = ()
+        self, submit: Callable[[LogItem], None], excluded_threads: Collection[int] = ()
     ) -> None:
         #: Queues one item without blocking (the pipeline's ``submit``).
         self.submit = submit
@@ -39,7 +77,7 @@ class Destination:
         self.excluded_threads = excluded_threads
 
 
-def _let_go(item: object) -> None:
+def _let_go(item: LogItem) -> None:
     """The destination before ``setup()`` and when export is off: nothing is queued."""
 
 
@@ -59,17 +97,6 @@ def connect(destination: Destination | None) -> Destination:
     return previous
 
 
-def _message(record: logging.LogRecord) -> str:
-    try:
-        return record.getMessage()
-    except Exception:
-        from .sanitize import safe_str
-
-        args = record.args
-        shown = ", ".join(safe_str(a) for a in args) if isinstance(args, tuple) else safe_str(args)
-        return f"{safe_str(record.msg)} [unformattable arguments: {shown}]"
-
-
 class TelemetryHandler(logging.Handler):
     """Queues every record it sees, with the invocation it belongs to, for export.
 
@@ -80,7 +107,8 @@ class TelemetryHandler(logging.Handler):
     itself on the first invocation) and while export is off, records are let go.
 
     Records logged on the export thread itself are skipped, so a warning about delivery can
-    never feed back into delivery (they still reach other handlers, or stderr).
+    never feed back into delivery (they still reach other handlers, or stderr). So are the
+    records of the Functions worker's own loggers (:data:`WORKER_LOGGERS`): the host has them.
     """
 
     def __init__(self, level: int | str = logging.NOTSET) -> None:
@@ -95,13 +123,16 @@ class TelemetryHandler(logging.Handler):
         return True
 
     def emit(self, record: logging.LogRecord) -> None:
-        """Queue ``(record, invocation, message)``; never blocks, never raises."""
+        """Queue the record with its invocation; never blocks, never raises."""
         try:
+            known = _worker_logger_memo.get(record.name)
+            if known or (known is None and is_worker_logger(record.name)):
+                return
             destination = _destination
             if _get_ident() in destination.excluded_threads:
                 self._show_if_unheard(record)
                 return
-            destination.submit((record, lookup_invocation(), _message(record)))
+            destination.submit(LogItem(record, lookup_invocation()))
             if record.levelno >= logging.WARNING:
                 self._show_if_unheard(record)
         except Exception:

@@ -22,7 +22,7 @@ from .concurrency import ConcurrencyTracker, InvocationStart
 from .context import InvocationContext, activate, deactivate, remember_worker_storage
 from .diagnostics import RateLimitedWarning
 from .ids import new_span_id, new_trace_id, parse_traceparent
-from .items import ExceptionItem, RequestItem
+from .items import ExceptionItem, QueueItem, RequestItem
 
 __all__ = [
     "DISPATCH_ATTRIBUTE",
@@ -103,7 +103,7 @@ class Reporting:
     __slots__ = ("submit", "tracker")
 
     def __init__(
-        self, submit: Callable[[object], None] | None, tracker: ConcurrencyTracker
+        self, submit: Callable[[QueueItem], None] | None, tracker: ConcurrencyTracker
     ) -> None:
         #: The pipeline's ``submit``, or ``None`` when export is off.
         self.submit = submit
@@ -260,13 +260,11 @@ def end(opened: OpenInvocation, result: Any = None, error: BaseException | None 
 
 
 def _warn_saturated(start: InvocationStart) -> None:
+    from .concurrency import saturation_summary  # the rare path: at most once a minute
+
     _saturation_warning.warn(
-        "The worker's thread pool is saturated: %d sync invocations are running on a pool "
-        "of %d threads (%s)%s. Sync functions that block on I/O queue up behind each other. "
-        "Make the function `async def`, raise PYTHON_THREADPOOL_THREAD_COUNT, or add worker "
-        "processes with FUNCTIONS_WORKER_PROCESS_COUNT.",
-        start.inflight_sync,
-        start.pool_size,
-        start.pool_source,
-        f" and {start.pool_queued} more are waiting" if start.pool_queued else "",
+        "%s Sync functions that block on I/O queue up behind each other. Make the function "
+        "`async def`, raise PYTHON_THREADPOOL_THREAD_COUNT, or add worker processes with "
+        "FUNCTIONS_WORKER_PROCESS_COUNT.",
+        saturation_summary(start),
     )

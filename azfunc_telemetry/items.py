@@ -1,18 +1,22 @@
-"""What the hot path queues: raw facts, cheap to create, turned into envelopes later.
+"""What the hot path queues: typed raw facts, cheap to create, turned into wire items later.
 
-A log record travels as a plain ``(LogRecord, InvocationContext | None, message)`` tuple, the
-cheapest thing to build in ``emit()``. The other kinds are small named tuples. Formatting,
-scrubbing and serialisation all happen on the export thread.
+Every queued item is one of the records below, and each kind is built in one place: a log
+record by :class:`LogItem` (from the handler or the library's own warnings), the others by the
+invocation lifecycle, spans and the metrics task. They are backend-neutral: formatting,
+scrubbing and serialisation for a destination happen on the export thread, in that backend's
+formatter (Application Insights envelopes today).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Mapping
 from typing import NamedTuple, TypeAlias
 
 from .concurrency import InvocationStart
 from .context import InvocationContext
+from .sanitize import safe_str
 
 __all__ = [
     "DependencyItem",
@@ -21,14 +25,43 @@ __all__ = [
     "MetricItem",
     "QueueItem",
     "RequestItem",
+    "log_message",
     "request_properties",
 ]
 
-LogItem: TypeAlias = "tuple[logging.LogRecord, InvocationContext | None, str]"
+
+class LogItem:
+    """One log record with the invocation it belongs to, becoming a ``traces`` row.
+
+    The message is formatted here, in the caller's thread, because the record's arguments may
+    change once the logging call returns. A plain class with slots: it is built for every log
+    call, and costs less to build than a named tuple.
+    """
+
+    __slots__ = ("context", "message", "record")
+
+    def __init__(self, record: logging.LogRecord, context: InvocationContext | None) -> None:
+        self.record = record
+        self.context = context
+        self.message = log_message(record)
+
+
+def log_message(record: logging.LogRecord) -> str:
+    """The record's message; with arguments that do not fit its format, the raw parts instead.
+
+    A wrong ``%`` format in a log call must not lose the record, so the text says what went
+    wrong and keeps what was given.
+    """
+    try:
+        return record.getMessage()
+    except Exception:
+        args = record.args
+        shown = ", ".join(safe_str(a) for a in args) if isinstance(args, tuple) else safe_str(args)
+        return f"{safe_str(record.msg)} [unformattable arguments: {shown}]"
 
 
 class RequestItem(NamedTuple):
-    """One finished invocation, becoming a ``requests`` row.
+    """One finished invocation, becoming a ``requests`` row or an ``InProc`` dependency.
 
     It holds what the middleware observed, raw: the response code, the outcome and the
     dimensions are derived from it on the export thread, off the invocation's own time.
@@ -81,14 +114,21 @@ class RequestItem(NamedTuple):
 
 
 def request_properties(item: RequestItem) -> dict[str, object]:
-    """The ``requests`` row's custom dimensions (documented in the README)."""
+    """The invocation item's custom dimensions (documented in the README).
+
+    ``InvocationId`` is the host's name for the id: it joins the item to the host's own rows
+    and, where the host writes no requests, lets the portal open the invocation from ours.
+    """
     start = item.start
     properties: dict[str, object] = {
         "invocation_id": item.context.invocation_id,
         "function_name": item.context.function_name,
+        "InvocationId": item.context.invocation_id,
         "cold_start": item.cold_start,
         "execution_mode": item.execution_mode,
         "thread_name": start.thread_name,
+        # Thread names repeat in every worker process; with the process they name one thread.
+        "ProcessId": os.getpid(),
         "inflight_sync_at_start": start.inflight_sync,
         "inflight_async_at_start": start.inflight_async,
         "pool_size": start.pool_size,

@@ -19,11 +19,13 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 
 from .diagnostics import logger
 from .invocation import OpenInvocation, begin, end
+from .runtime import ensure_setup
+from .signals import install_sigterm_flush
 
 if TYPE_CHECKING:
     import inspect
 
-__all__ = ["instrument", "is_instrumented"]
+__all__ = ["instrument", "is_instrumented", "set_up_at_decoration"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 _MARK = "__azfunc_telemetry_instrumented__"
@@ -61,10 +63,12 @@ def instrument(func: F | None = None, /, *, name: str | None = None) -> F | Call
     model put it *below* ``@app.route(...)`` and the other trigger decorators, or use
     :func:`azfunc_telemetry.instrument_app` once for the whole app.
 
-    Each call: runs ``setup()`` the first time, makes the invocation current for the call (in
-    the function's own thread or task, reset afterwards), counts it in the concurrency tracker,
-    and queues a ``requests`` item (and an ``exceptions`` item when it raises; the very same
-    exception is re-raised).
+    Decorating runs ``setup()`` (with app settings) if nothing set telemetry up yet, so records
+    logged while the app is still being imported are exported. Each call makes the invocation
+    current for the call (in the function's own thread or task, reset afterwards), counts it in
+    the concurrency tracker, and queues the invocation's item (a dependency under the host's
+    request, or a ``requests`` row; see ``invocation_telemetry``) and an ``exceptions`` item
+    when it raises (the very same exception is re-raised).
 
     Args:
         func: the entry point.
@@ -73,6 +77,7 @@ def instrument(func: F | None = None, /, *, name: str | None = None) -> F | Call
     Raises:
         TypeError: for generator functions, which the worker cannot run as entry points.
     """
+    install_sigterm_flush()  # decoration runs on the worker's main thread; setup may not
     if func is None:
         return lambda f: _wrap(f, name)
     return _wrap(func, name)
@@ -182,6 +187,7 @@ def _wrap(func: F, name: str | None) -> F:
 
     if is_instrumented(func):
         return func
+    set_up_at_decoration()
     if not callable(func):
         raise TypeError(f"instrument() expects a function, got {type(func).__name__}")
     display_name = _display_name(func)
@@ -291,6 +297,18 @@ def _wrap(func: F, name: str | None) -> F:
         _describe_for_worker(wrapper, func, signature, display_name)
     setattr(wrapper, _MARK, True)
     return cast(F, wrapper)
+
+
+def set_up_at_decoration() -> None:
+    """Set telemetry up now, while the app is imported, not at its first invocation.
+
+    Records the app logs at import time (after this point) are then exported too. A failure is
+    logged, never raised: decorating must not stop the app from loading.
+    """
+    try:
+        ensure_setup()
+    except Exception:
+        logger.exception("azfunc_telemetry could not set up telemetry")
 
 
 def _describe_for_worker(

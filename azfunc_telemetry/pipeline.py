@@ -14,18 +14,19 @@ import time
 import weakref
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Generic, TypeVar
 
 from .diagnostics import logger, warn_once
-from .export import Envelope, Exporter
+from .export import Exporter, Formatter
+from .items import QueueItem
 from .stats import DeliveryStats, TelemetryStats
-
-if TYPE_CHECKING:
-    from .envelope import EnvelopeBuilder
 
 __all__ = ["PeriodicTask", "Pipeline"]
 
 _IDLE_WAIT_S = 1.0
+
+#: The backend's wire item (an Application Insights envelope for the default backend).
+Wire = TypeVar("Wire")
 
 
 class _FlushRequest:
@@ -55,14 +56,14 @@ class PeriodicTask:
         self.next_run = 0.0
 
 
-class Pipeline:
-    """Queue, export thread, flush and shutdown for one exporter."""
+class Pipeline(Generic[Wire]):
+    """Queue, export thread, flush and shutdown for one backend (a formatter and an exporter)."""
 
     def __init__(
         self,
         *,
-        builder_factory: Callable[[], EnvelopeBuilder],
-        exporter_factory: Callable[[DeliveryStats], Exporter],
+        builder_factory: Callable[[], Formatter[Wire]],
+        exporter_factory: Callable[[DeliveryStats], Exporter[Wire]],
         startup_probe: Callable[[], bool] = lambda: False,
         capacity: int,
         batch_size: int,
@@ -84,7 +85,7 @@ class Pipeline:
         os.register_at_fork(after_in_child=lambda: _call_if_alive(reference))
 
     def _start_state(self) -> None:
-        self._items: deque[object] = deque()
+        self._items: deque[QueueItem | _FlushRequest] = deque()
         self._wake = threading.Event()
         self._flushes: list[_FlushRequest] = []
         self._flush_lock = threading.Lock()
@@ -93,11 +94,11 @@ class Pipeline:
         self._flush_drops = self.stats.dropped_total()
         # Built on the export thread when first needed: their imports (http.client, ssl,
         # traceback, opencensus storage) stay off the cold-start path.
-        self.exporter: Exporter | None = None
-        self._builder: EnvelopeBuilder | None = None
+        self.exporter: Exporter[Wire] | None = None
+        self._builder: Formatter[Wire] | None = None
         self._probed = False
         # Items the export thread took from the queue and is turning into envelopes.
-        self._building: list[object] = []
+        self._building: list[QueueItem] = []
         self.excluded_threads.clear()
         self._thread = threading.Thread(
             target=self._run, name="azfunc-telemetry-export", daemon=True
@@ -108,7 +109,7 @@ class Pipeline:
 
     # -- caller side ----------------------------------------------------------------------
 
-    def submit(self, item: object) -> None:
+    def submit(self, item: QueueItem) -> None:
         """Queue one item without blocking; a full queue counts a drop instead."""
         items = self._items
         if len(items) >= self._capacity or self._stopping:
@@ -159,7 +160,7 @@ class Pipeline:
         exporter = self.exporter
         return exporter.pending() if exporter is not None else 0
 
-    def _ensure_exporter(self) -> Exporter:
+    def _ensure_exporter(self) -> Exporter[Wire]:
         if self.exporter is None:
             self._builder = self._builder_factory()
             self.exporter = self._exporter_factory(self.stats)
@@ -264,8 +265,8 @@ class Pipeline:
             self.exporter.maintain(time.monotonic())
         self._resolve_flushes(force=False)
 
-    def _take_batch(self) -> list[object]:
-        batch: list[object] = []
+    def _take_batch(self) -> list[QueueItem]:
+        batch: list[QueueItem] = []
         self._building = batch
         popleft = self._items.popleft
         while len(batch) < self._batch_size:
@@ -279,7 +280,7 @@ class Pipeline:
             batch.append(item)
         return batch
 
-    def _export(self, batch: list[object]) -> None:
+    def _export(self, batch: list[QueueItem]) -> None:
         envelopes = self._build(batch)
         self._building = []
         if not envelopes:
@@ -291,8 +292,8 @@ class Pipeline:
             self.stats.add_dropped("export_error", len(envelopes))
             logger.exception("Exporting %d telemetry item(s) failed", len(envelopes))
 
-    def _build(self, batch: list[object]) -> list[Envelope]:
-        envelopes: list[Envelope] = []
+    def _build(self, batch: list[QueueItem]) -> list[Wire]:
+        envelopes: list[Wire] = []
         self._ensure_exporter()
         assert self._builder is not None
         build = self._builder.build
@@ -306,8 +307,8 @@ class Pipeline:
                 envelopes.append(envelope)
         return envelopes
 
-    def _drain_to_envelopes(self) -> list[Envelope]:
-        batch: list[object] = list(self._building)
+    def _drain_to_envelopes(self) -> list[Wire]:
+        batch: list[QueueItem] = list(self._building)
         while True:
             try:
                 item = self._items.popleft()

@@ -12,20 +12,21 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .concurrency import ConcurrencyTracker
-from .config import TelemetryConfig, resolve_config
+from .config import InvocationTelemetry, TelemetryConfig, resolve_config
 from .diagnostics import forget_warnings, logger, warn_once
-from .export import Exporter
+from .export import Envelope, Exporter
 from .handler import Destination, TelemetryHandler
 from .handler import connect as connect_handlers
-from .hostjson import host_forwards_logs, read_host_settings
+from .hostjson import decide_invocation_telemetry, host_forwards_logs, read_host_settings
 from .invocation import Reporting, on_first_invocation
 from .invocation import connect as connect_invocations
-from .items import MetricItem
+from .items import MetricItem, QueueItem
 from .pipeline import PeriodicTask, Pipeline
+from .signals import install_sigterm_flush, stop_within, when_terminated
 from .stats import DeliveryStats, TelemetryStats
 from .watchdog import timeout_watchdog
 
@@ -35,6 +36,8 @@ if TYPE_CHECKING:
 __all__ = ["flush", "get_runtime", "setup", "shutdown", "stats", "tracker"]
 
 _NO_IKEY = "00000000-0000-0000-0000-000000000000"
+#: Warning keys of configuration problems, which are said once per process.
+_PROBLEM_KEY_PREFIX = "config:"
 
 
 class Runtime:
@@ -46,7 +49,7 @@ class Runtime:
         self,
         config: TelemetryConfig,
         overrides: dict[str, Any],
-        pipeline: Pipeline | None,
+        pipeline: Pipeline[Envelope] | None,
         handler: TelemetryHandler | None,
     ) -> None:
         self.config = config
@@ -54,7 +57,7 @@ class Runtime:
         self.pipeline = pipeline
         self.handler = handler
 
-    def submit(self, item: object) -> None:
+    def submit(self, item: QueueItem) -> None:
         """Queue an item if export is on; a no-op otherwise."""
         if self.pipeline is not None:
             self.pipeline.submit(item)
@@ -78,38 +81,110 @@ def get_runtime() -> Runtime | None:
 
 def setup(
     *,
+    backoff_base_s: float | None = None,
+    backoff_max_s: float | None = None,
+    batch_size: int | None = None,
+    cloud_role: str | None = None,
+    cloud_role_instance: str | None = None,
     connection_string: str | None = None,
-    exporter: Exporter | None = None,
-    strict: bool = False,
+    enabled: bool | None = None,
+    exit_timeout_s: float | None = None,
+    export_interval_s: float | None = None,
+    exporter: Exporter[Envelope] | None = None,
+    gzip: bool | None = None,
+    invocation_telemetry: InvocationTelemetry | None = None,
+    max_attempts: int | None = None,
+    metrics_interval_s: float | None = None,
+    queue_size: int | None = None,
+    request_timeout_s: float | None = None,
     scrub_patterns: Sequence[str] | None = None,
-    **overrides: Any,
+    sensitive_keys: Sequence[str] | None = None,
+    storage_enabled: bool | None = None,
+    storage_max_bytes: int | None = None,
+    storage_path: str | os.PathLike[str] | None = None,
+    storage_retention_s: float | None = None,
+    storage_retry_interval_s: float | None = None,
+    strict: bool = False,
+    timeout_warning_ratio: float | None = None,
 ) -> TelemetryConfig:
     """Configure telemetry for this process; safe to call any number of times.
 
     Every option may also come from an app setting: ``connection_string`` from
     ``APPLICATIONINSIGHTS_CONNECTION_STRING`` (or the legacy ``APPINSIGHTS_INSTRUMENTATIONKEY``),
-    ``queue_size`` from ``AZFUNC_TELEMETRY_QUEUE_SIZE`` and so on. An explicit argument wins.
+    ``queue_size`` from ``AZFUNC_TELEMETRY_QUEUE_SIZE`` and so on (the README's table lists
+    them). An argument left at ``None`` is not given: the app setting, else the default, is used.
+    A bad value, given or set, is reported once by its name and the default is used instead.
+    The arguments are in alphabetical order.
 
     Args:
+        backoff_base_s: first wait before retrying a failed batch; doubles per attempt.
+        backoff_max_s: longest wait between retries (a ``Retry-After`` wins).
+        batch_size: items per request.
+        cloud_role: ``cloud_RoleName`` of every item.
+        cloud_role_instance: ``cloud_RoleInstance`` of every item.
         connection_string: the Application Insights connection string.
+        enabled: ``False`` turns export off.
+        exit_timeout_s: longest time delivery may hold up process exit.
+        export_interval_s: longest wait before a partial batch is sent.
         exporter: deliver through this exporter instead (for example ``InMemoryExporter``).
-        strict: raise ``ValueError`` on a missing or malformed setting instead of warning.
+        gzip: compress request bodies.
+        invocation_telemetry: ``"auto"`` (default), ``"request"`` or ``"dependency"``: report
+            each invocation as a ``requests`` row, or as an ``InProc`` dependency under the
+            host's own request; ``auto`` picks ``dependency`` unless host.json (or its app
+            setting override) turns the host's ``Host.Results`` requests off.
+        max_attempts: in-memory attempts before a batch goes to local storage.
+        metrics_interval_s: concurrency metrics cadence.
+        queue_size: items held in memory; beyond it new items are dropped and counted.
+        request_timeout_s: limit of each HTTP attempt.
         scrub_patterns: extra regular expressions whose matches are redacted before export.
-        **overrides: any field of :class:`~azfunc_telemetry.config.TelemetryConfig`.
+        sensitive_keys: property names (matched as parts of names, any case) whose values are
+            redacted whole, added to the built-in ones (``password``, ``secret``, ``token``...).
+        storage_enabled: persist what cannot be delivered.
+        storage_max_bytes: cap of local storage.
+        storage_path: folder of local storage (owner-only).
+        storage_retention_s: age beyond which stored items are deleted (and counted).
+        storage_retry_interval_s: how often stored items are retried.
+        strict: raise ``ValueError`` on a missing or malformed setting instead of warning.
+        timeout_warning_ratio: share of ``functionTimeout`` that triggers the slow-invocation
+            warning; 0 turns it off.
 
     Returns:
         The configuration in force. A second call with the same arguments changes nothing;
         one with different arguments replaces the pipeline (flushing the old one briefly).
+        A problem already reported is not reported again.
     """
     global _runtime
-    given: dict[str, Any] = dict(overrides)
-    if connection_string is not None:
-        given["connection_string"] = connection_string
-    if scrub_patterns is not None:
-        given["scrub_patterns"] = tuple(scrub_patterns)
-    if exporter is not None:
-        given["exporter"] = exporter
+    arguments: dict[str, Any] = {
+        "backoff_base_s": backoff_base_s,
+        "backoff_max_s": backoff_max_s,
+        "batch_size": batch_size,
+        "cloud_role": cloud_role,
+        "cloud_role_instance": cloud_role_instance,
+        "connection_string": connection_string,
+        "enabled": enabled,
+        "exit_timeout_s": exit_timeout_s,
+        "export_interval_s": export_interval_s,
+        "exporter": exporter,
+        "gzip": gzip,
+        "invocation_telemetry": invocation_telemetry,
+        "max_attempts": max_attempts,
+        "metrics_interval_s": metrics_interval_s,
+        "queue_size": queue_size,
+        "request_timeout_s": request_timeout_s,
+        "scrub_patterns": scrub_patterns,
+        "sensitive_keys": sensitive_keys,
+        "storage_enabled": storage_enabled,
+        "storage_max_bytes": storage_max_bytes,
+        "storage_path": storage_path,
+        "storage_retention_s": storage_retention_s,
+        "storage_retry_interval_s": storage_retry_interval_s,
+        "timeout_warning_ratio": timeout_warning_ratio,
+    }
+    given = {name: value for name, value in arguments.items() if value is not None}
+    if isinstance(given.get("scrub_patterns"), list):
+        given["scrub_patterns"] = tuple(given["scrub_patterns"])
     with _lock:
+        install_sigterm_flush()  # SIGTERM then flushes first (main thread only; signals.py)
         current = _runtime
         if current is not None and (not given or given == current.overrides):
             return current.config
@@ -119,11 +194,15 @@ def setup(
             raise ValueError("; ".join(p.message for p in blocking))
         if current is not None:
             _retire(current)
-            forget_warnings()
+            # Delivery warnings start afresh with the new pipeline; a configuration problem
+            # already reported stays reported (the same setting is read again).
+            forget_warnings(keep_prefix=_PROBLEM_KEY_PREFIX)
         for problem in config.problems:
             if problem.kind == "missing" and exporter is not None:
                 continue
-            warn_once(f"config:{problem.setting}", "%s", problem.message)
+            warn_once(
+                f"{_PROBLEM_KEY_PREFIX}{problem.setting}:{problem.message}", "%s", problem.message
+            )
         _runtime = _build(config, given, exporter)
         pipeline = _runtime.pipeline
         connect_invocations(Reporting(pipeline.submit if pipeline else None, _tracker))
@@ -132,11 +211,14 @@ def setup(
         return config
 
 
-def _build(config: TelemetryConfig, given: dict[str, Any], exporter: Exporter | None) -> Runtime:
+def _build(
+    config: TelemetryConfig, given: dict[str, Any], exporter: Exporter[Envelope] | None
+) -> Runtime:
     if not config.enabled or (config.connection is None and exporter is None):
         connect_handlers(None)
         return Runtime(config=config, overrides=given, pipeline=None, handler=None)
     ikey = config.connection.instrumentation_key if config.connection else _NO_IKEY
+    invocation_telemetry = _decide_invocation_telemetry(config)
 
     def make_builder() -> EnvelopeBuilder:
         from .envelope import EnvelopeBuilder
@@ -146,10 +228,11 @@ def _build(config: TelemetryConfig, given: dict[str, Any], exporter: Exporter | 
             ikey,
             cloud_role=config.cloud_role,
             cloud_role_instance=config.cloud_role_instance,
-            scrubber=Scrubber(config.scrub_patterns),
+            scrubber=Scrubber(config.scrub_patterns, sensitive_keys=config.sensitive_keys),
+            invocation_telemetry=invocation_telemetry,
         )
 
-    def make_exporter(stats: DeliveryStats) -> Exporter:
+    def make_exporter(stats: DeliveryStats) -> Exporter[Envelope]:
         if exporter is not None:
             return exporter
         from .export.azure import AzureMonitorExporter
@@ -186,6 +269,13 @@ def _build(config: TelemetryConfig, given: dict[str, Any], exporter: Exporter | 
     if watchdog is not None:
         pipeline.add_periodic(watchdog)
     return runtime
+
+
+def _decide_invocation_telemetry(config: TelemetryConfig) -> str:
+    """``request`` or ``dependency``, decided once per setup (``auto`` reads host.json)."""
+    choice, reason = decide_invocation_telemetry(config.invocation_telemetry)
+    logger.debug("invocations are reported as %s items: %s", choice, reason)
+    return choice
 
 
 def _emit_metrics(runtime: Runtime) -> None:
@@ -255,6 +345,19 @@ def ensure_setup() -> Runtime:
 
 
 on_first_invocation(ensure_setup)
+
+
+def _stop_on_sigterm() -> Callable[[], object] | None:
+    """Shut telemetry down within its exit deadline; returns how to set it up again."""
+    active = _runtime
+    if active is None:
+        return None
+    overrides = dict(active.overrides)
+    stop_within(active.config.exit_timeout_s, shutdown)
+    return lambda: setup(**overrides)
+
+
+when_terminated(_stop_on_sigterm)
 
 
 def flush(timeout_s: float = 5.0) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = [
     "MAX_ITEM_BYTES",
@@ -21,6 +21,7 @@ __all__ = [
     "MAX_PROPERTY_VALUE",
     "MAX_URL",
     "REDACTED",
+    "SENSITIVE_NAME_WORDS",
     "Scrubber",
     "safe_str",
     "truncate",
@@ -35,45 +36,103 @@ MAX_URL = 2048
 MAX_ITEM_BYTES = 64 * 1024
 REDACTED = "[REDACTED]"
 
-# Each pattern keeps its first group (the label) and replaces the rest of the match.
-_BUILTIN_PATTERNS = (
-    # Connection-string fields: App Insights, Storage, Service Bus, Event Hubs, SQL.
-    r"((?:InstrumentationKey|AccountKey|SharedAccessKey|SharedAccessSignature|Password|Pwd)\s*=\s*)"
-    r"[^;\s\"']+",
-    # Function keys and SAS signatures in URLs and query strings.
-    r"([?&;](?:code|sig)=)[^&\s\"'#]+",
-    r"(\bsig=)[^&\s\"'#;]+",
-    # Headers written as "name: value", name=value or in a repr'd dict.
-    r"((?:x-functions-key|authorization|proxy-authorization|cookie|set-cookie|x-api-key|"
-    r"ocp-apim-subscription-key)[\"']?\s*[:=]\s*[\"']?)[^\"'\r\n,}]+",
-    # Bearer tokens anywhere.
-    r"(\bBearer\s+)[A-Za-z0-9\-._~+/]+=*",
-    # JSON Web Tokens anywhere (header.payload.signature).
-    r"()\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*",
-)
-_SENSITIVE_KEY = re.compile(
-    r"(authorization|cookie|password|passwd|secret|token|x-functions-key|api[-_]?key|"
-    r"connection[-_]?string|access[-_]?key|sas)",
-    re.IGNORECASE,
-)
-# Every text a built-in pattern matches contains one of these words, case aside. Searching the
-# lower-cased text for them is several times faster than a case-insensitive search, so most
-# values (ids, names, numbers) are cleared with one cheap look.
-_HINT_WORDS = (
-    "key",
-    "sig=",
-    "code=",
-    "auth",
-    "cookie",
-    "bearer",
-    "eyj",
+#: Words that make a name (a property, a query parameter, a ``name=value`` or ``"name": value``
+#: in text) hold a secret whatever its value looks like.
+SENSITIVE_NAME_WORDS = (
     "password",
+    "passwd",
+    "passphrase",
     "pwd",
     "secret",
-    "signature",
+    "token",
+    "credential",
+    "conn_str",
+    "connection_string",
+    "api_key",
+    "access_key",
+    "account_key",
+    "app_key",
+    "client_key",
+    "encryption_key",
+    "function_key",
+    "host_key",
+    "master_key",
+    "private_key",
+    "sas_key",
+    "signing_key",
+    "ssh_key",
+    "storage_key",
+    "subscription_key",
 )
-_HINT_LOWER = re.compile("|".join(re.escape(word) for word in _HINT_WORDS))
-_HINT_ANY_CASE = re.compile(_HINT_LOWER.pattern, re.IGNORECASE)
+# The same words as patterns, ``_`` standing for any separator (or none): ``api-key``,
+# ``apiKey``, ``client_secret``, ``aws_secret_access_key``, ``connStr``.
+_NAME_WORDS = [
+    (word[0], re.escape(word[1:]).replace("_", "[-_]?")) for word in SENSITIVE_NAME_WORDS
+]
+
+
+class _Rule(NamedTuple):
+    """A built-in redaction rule and the cheap checks that say whether it can match."""
+
+    #: Keeps its groups (the label, an opening quote) and replaces the rest of the match.
+    pattern: str
+    #: Every text the pattern matches holds one of these, lower-cased.
+    hints: tuple[str, ...]
+    #: ... and one of these (none: no such check).
+    needs: tuple[str, ...] = ()
+
+
+# They run in this order; a later one never re-redacts what an earlier one left as [REDACTED].
+_BUILTIN_RULES = (
+    # Private keys (PEM, OpenSSH): the whole block, or the rest of the text when it was cut.
+    _Rule(
+        r"(-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----)(?s:.*?-----END [A-Z0-9 ]*PRIVATE KEY-----|.*)",
+        ("private key",),
+    ),
+    # Connection-string fields: App Insights, Storage, Service Bus, Event Hubs, SQL.
+    _Rule(
+        r"((?:InstrumentationKey|AccountKey|SharedAccess(?:Key|Signature)|P(?:assword|wd))"
+        r"\s*=\s*)(?!\[REDACTED\])[^;\s\"']+",
+        ("key", "signature", "password", "pwd"),
+        ("=",),
+    ),
+    # The password of a URL: https://user:pass@host, postgresql://user:pass@host, redis://:p@h.
+    _Rule(r"(\b[a-z][a-z0-9+.\-]*://[^\s:/?#@\"']*:)[^\s/?#@\"']+(?=@)", ("@",), ("://",)),
+    # Function keys and SAS signatures in URLs and query strings.
+    _Rule(r"([?&;](?:code|sig)=)(?!\[REDACTED\])[^&\s\"'#]+", ("code=", "sig=")),
+    _Rule(r"(\bsig=)(?!\[REDACTED\])[^&\s\"'#;]+", ("sig=",)),
+    # A function key outside a URL: code=<key> (a key is long; code=200 is not one).
+    _Rule(r"(\bcode\s*=\s*)(?=[A-Za-z0-9_\-/+]{20})[A-Za-z0-9_\-/+]+={0,2}", ("code",), ("=",)),
+    # Headers written as "name: value", name=value or in a repr'd dict.
+    _Rule(
+        r"((?:x-(?:functions|api)-key|(?:proxy-)?authorization|(?:set-)?cookie|"
+        r"ocp-apim-subscription-key)[\"']?\s*[:=]\s*[\"']?)(?!\[REDACTED\])[^\"'\r\n,}]+",
+        ("key", "auth", "cookie"),
+        (":", "="),
+    ),
+    # Bearer tokens anywhere.
+    _Rule(r"(\bBearer\s+)(?!\[REDACTED\])[A-Za-z0-9\-._~+/]+=*", ("bearer",)),
+    # JSON Web Tokens anywhere (header.payload.signature).
+    _Rule(r"()\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*", ("eyj",)),
+    # AWS access key ids (upper case by definition).
+    _Rule(r"()(?-i:\b(?:AKIA|ASIA)[0-9A-Z]{16}\b)", ("akia", "asia")),
+    # GitHub tokens: ghp_, gho_, ghu_, ghs_, ghr_ and fine-grained github_pat_.
+    _Rule(
+        r"()\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,})",
+        ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
+    ),
+)
+# A value under a sensitive name in text: ``password=x``, ``password: x``, ``"password": "x"``,
+# ``'pwd': 'x'``, ``\"token\": \"x\"`` (JSON inside JSON), ``&token=x``. Quoted, the value runs
+# to its closing quote; bare, to the next space or separator. The name's own start is kept.
+_NAMED_VALUE_PATTERN = (
+    r"((?:{names})[\w.\-]*(?:\\?[\"'])?\s*[:=]\s*)"
+    r"(?:(\\?\")(?:[^\"\\]|\\[^\"])*|(')[^']*|(?!\[REDACTED\])[^\s\"'&;,]+)"
+)
+#: Hints of the named-value rule: each sensitive name holds one, whatever its separators.
+_NAMED_VALUE_HINTS = ("passw", "passphrase", "pwd", "secret", "token", "credential", "key", "conn")
+# A property (or nested dict key) with one of these in its name is redacted whole.
+_SENSITIVE_KEY_PATTERN = r"authorization|cookie|x-functions-key|sas|^key$|{names}"
 #: Property names repeat on every record; their verdicts are remembered up to this many names.
 _KEY_VERDICTS_MAX = 4096
 #: Cleaned (name, value) pairs remembered, for string values up to this length and ints whose
@@ -81,6 +140,8 @@ _KEY_VERDICTS_MAX = 4096
 _CLEANED_MAX = 4096
 _CLEANED_VALUE_MAX = 128
 _CLEANED_TEXT_MAX = 4 * _CLEANED_VALUE_MAX
+#: How deep a nested ``extra`` value is searched for sensitive names before it is only text.
+_NESTING_MAX = 32
 
 
 def safe_str(value: object) -> str:
@@ -115,50 +176,70 @@ class Scrubber:
     """Replaces secrets with ``[REDACTED]``; users may add their own regular expressions.
 
     A user pattern with a capturing group keeps the group (the label) and redacts the rest of
-    the match; without a group the whole match is redacted.
+    the match; without a group the whole match is redacted. ``sensitive_keys`` adds names
+    (matched as parts of names, case aside) to :data:`SENSITIVE_NAME_WORDS`: a property, a
+    key of a nested ``extra`` dict, a query parameter or a ``name=value`` in text with such a
+    name has its value redacted whole.
     """
 
-    def __init__(self, extra_patterns: Iterable[str] = ()) -> None:
-        self._rules: list[tuple[re.Pattern[str], bool]] = [
-            (re.compile(p, re.IGNORECASE), True) for p in _BUILTIN_PATTERNS
+    def __init__(
+        self, extra_patterns: Iterable[str] = (), *, sensitive_keys: Iterable[str] = ()
+    ) -> None:
+        added = [key.strip() for key in sensitive_keys if key.strip()]
+        names = _alternation([*_NAME_WORDS, *((key[0], re.escape(key[1:])) for key in added)])
+        named_hints = (*_NAMED_VALUE_HINTS, *(key.lower() for key in added))
+        named_value = _NAMED_VALUE_PATTERN.format(names=names)
+        rules = [*_BUILTIN_RULES, _Rule(named_value, named_hints, (":", "="))]
+        self._rules = [
+            (re.compile(rule.pattern, re.IGNORECASE), frozenset(rule.hints), rule.needs)
+            for rule in rules
         ]
+        hints = {hint for rule in rules for hint in rule.hints}
+        self._hints = tuple(sorted(hints))
+        # A hint that holds another is left out: the shorter one finds it.
+        kept = [hint for hint in hints if not any(o != hint and o in hint for o in hints)]
+        hint_pattern = _alternation([(hint[0], re.escape(hint[1:])) for hint in kept])
+        self._hint_lower = re.compile(hint_pattern)
+        self._hint_any_case = re.compile(hint_pattern, re.IGNORECASE)
         self._extra_rules: list[tuple[re.Pattern[str], bool]] = []
         for pattern in extra_patterns:
             compiled = re.compile(pattern)
             self._extra_rules.append((compiled, compiled.groups > 0))
+        self._sensitive_name = re.compile(_SENSITIVE_KEY_PATTERN.format(names=names), re.IGNORECASE)
         self._key_verdicts: dict[str, bool] = {}
+        #: Property names as sent (scrubbed, cut), by name.
+        self._names: dict[str, str] = {}
         self._cleaned: dict[tuple[str, str], tuple[str, str]] = {}
 
     def scrub(self, text: str) -> str:
         """Return ``text`` with every secret the rules know replaced."""
         if not text:
             return text
-        # Whether a built-in pattern could match, never False when one does; for ASCII text
+        # Whether a built-in rule could match, never False when one does; for ASCII text
         # lower() is exactly what case-insensitive matching compares.
         if text.isascii():
-            may_hold_secret = _HINT_LOWER.search(text.lower()) is not None
+            lowered = text.lower()
+            may_hold_secret = self._hint_lower.search(lowered) is not None
         else:
-            may_hold_secret = _HINT_ANY_CASE.search(text) is not None
+            lowered = text.casefold()
+            may_hold_secret = self._hint_any_case.search(text) is not None
         if may_hold_secret:
-            text = self._apply(self._rules, text)
-        if self._extra_rules:
-            text = self._apply(self._extra_rules, text)
+            found = {hint for hint in self._hints if hint in lowered}
+            for rule, hints, needs in self._rules:
+                if found.isdisjoint(hints):
+                    continue
+                if needs and not any(need in text for need in needs):
+                    continue
+                text = rule.sub(_keep_labels, text)
+        for rule, keep_label in self._extra_rules:
+            text = rule.sub(_keep_first_group if keep_label else REDACTED, text)
         return text
 
-    @staticmethod
-    def _apply(rules: list[tuple[re.Pattern[str], bool]], text: str) -> str:
-        for rule, keep_label in rules:
-            text = rule.sub(
-                (lambda m: m.group(1) + REDACTED) if keep_label else REDACTED,
-                text,
-            )
-        return text
-
-    def _sensitive_key(self, name: str) -> bool:
+    def sensitive_key(self, name: str) -> bool:
         """Whether a property called ``name`` holds a secret whatever its value looks like."""
         verdict = self._key_verdicts.get(name)
         if verdict is None:
-            verdict = _SENSITIVE_KEY.search(name) is not None
+            verdict = self._sensitive_name.search(name) is not None
             if len(self._key_verdicts) >= _KEY_VERDICTS_MAX:
                 self._key_verdicts.clear()
             self._key_verdicts[name] = verdict
@@ -215,10 +296,66 @@ class Scrubber:
 
     def _clean(self, key: object, value: object) -> tuple[str, str]:
         """The name and text one property is sent as."""
-        name = truncate(safe_str(key), MAX_PROPERTY_KEY)
-        text = value if isinstance(value, str) else _to_text(value)
-        text = REDACTED if text and self._sensitive_key(name) else self.scrub(text)
+        name = self._names.get(key) if type(key) is str else None
+        if name is None:
+            name = truncate(self.scrub(safe_str(key)), MAX_PROPERTY_KEY)
+            if type(key) is str:
+                if len(self._names) >= _KEY_VERDICTS_MAX:
+                    self._names.clear()
+                self._names[key] = name
+        if isinstance(value, str):
+            text = value
+        elif isinstance(value, dict | list | tuple):
+            text = _to_text(self._redact_nested(value, 0))
+        else:
+            text = _to_text(value)
+        text = REDACTED if text and self.sensitive_key(name) else self.scrub(text)
         return name, truncate(text, MAX_PROPERTY_VALUE)
+
+    def _redact_nested(self, value: object, depth: int) -> object:
+        """A copy of a nested ``extra`` value whose sensitive-named entries are redacted."""
+        if depth >= _NESTING_MAX:
+            return safe_str(value)  # still scrubbed as text
+        kind = type(value)
+        if kind is str or kind is int or kind is float or value is None:
+            return value
+        if isinstance(value, dict):
+            return {
+                key: REDACTED
+                if isinstance(key, str) and self.sensitive_key(key) and item not in (None, "")
+                else self._redact_nested(item, depth + 1)
+                for key, item in value.items()
+            }
+        if isinstance(value, list | tuple):
+            return [self._redact_nested(item, depth + 1) for item in value]
+        return value
+
+
+def _alternation(words: Iterable[tuple[str, str]]) -> str:
+    """A pattern matching any of ``words`` (each a first character and a pattern for the
+    rest), grouped by first character: the regular expression engine then tries one or two
+    branches at each position instead of all, about twice as fast."""
+    by_first: dict[str, list[str]] = {}
+    for first, rest in words:
+        by_first.setdefault(first.lower(), []).append(rest)
+    parts = []
+    for first, rests in sorted(by_first.items()):
+        head = re.escape(first)
+        if "" in rests:
+            parts.append(head)  # the character alone matches: the longer words are redundant
+        else:
+            parts.append(f"{head}(?:{'|'.join(sorted(set(rests)))})")
+    return "|".join(parts)
+
+
+def _keep_labels(match: re.Match[str]) -> str:
+    """A built-in rule's replacement: its label (and opening quote, if any), then the mark."""
+    return "".join(part for part in match.groups() if part) + REDACTED
+
+
+def _keep_first_group(match: re.Match[str]) -> str:
+    """A user pattern's replacement: its first group (the label), then the mark."""
+    return match.group(1) + REDACTED
 
 
 def _to_text(value: object) -> str:

@@ -3,7 +3,7 @@
 ``threading.Thread`` and ``ThreadPoolExecutor`` start their work with an empty ``contextvars``
 context, so records logged there lose the invocation. These helpers copy the caller's context
 into the thread and, while the work runs, also stamp the worker's own mechanisms
-(``context.thread_local_storage.invocation_id`` and, on the 3.13+ runtime, its
+(``context.thread_local_storage.invocation_id`` and, on the 3.13+ runtime libraries, their
 ``invocation_id_cv``) so the Functions host keeps those records in its own log stream too.
 """
 
@@ -23,6 +23,11 @@ __all__ = ["InvocationExecutor", "wrap_in_invocation"]
 P = ParamSpec("P")
 R = TypeVar("R")
 _MISSING = object()
+#: The 3.13+ runtime libraries, one for ``function_app.py`` apps and one for ``function.json``
+#: apps. Each keeps the running invocation in its own ``invocation_id_cv``, which the worker
+#: reads first when it forwards a record to the host; a record from a thread whose variable
+#: is unset reaches the host without an invocation and is dropped there.
+_RUNTIME_MODULES = ("azure_functions_runtime", "azure_functions_runtime_v1")
 
 
 def _stamp_worker(invocation_id: str) -> Callable[[], None]:
@@ -39,14 +44,16 @@ def _stamp_worker(invocation_id: str) -> Callable[[], None]:
                 storage.invocation_id = previous
 
         undo.append(restore)
-    runtime = sys.modules.get("azure_functions_runtime")
-    variable = getattr(runtime, "invocation_id_cv", None) if runtime else None
-    if variable is not None:
+    for name in _RUNTIME_MODULES:
+        runtime = sys.modules.get(name)
+        variable = getattr(runtime, "invocation_id_cv", None) if runtime else None
+        if variable is None:
+            continue
         try:
             token = variable.set(invocation_id)
-            undo.append(lambda: variable.reset(token))
         except Exception:  # pragma: no cover - a runtime that changed its variable's type
-            pass
+            continue
+        undo.append(functools.partial(variable.reset, token))
 
     def undo_all() -> None:
         for step in reversed(undo):

@@ -15,12 +15,13 @@ from collections.abc import Callable
 from .context import running_invocations
 from .diagnostics import logger
 from .hostjson import read_host_settings
+from .items import LogItem
 from .pipeline import PeriodicTask
 
 __all__ = ["timeout_watchdog"]
 
 
-def timeout_watchdog(ratio: float, submit: Callable[[object], None]) -> PeriodicTask | None:
+def timeout_watchdog(ratio: float, submit: Callable[[LogItem], None]) -> PeriodicTask | None:
     """The periodic check, or ``None`` when there is no timeout to watch.
 
     Args:
@@ -62,7 +63,7 @@ def timeout_watchdog(ratio: float, submit: Callable[[object], None]) -> Periodic
                 None,
                 extra={"elapsed_s": round(elapsed, 3), "function_timeout_s": timeout_s},
             )
-            submit((record, context, record.getMessage()))
+            submit(LogItem(record, context))
             logger.handle(record)
 
     return PeriodicTask(min(1.0, max(0.05, threshold_s / 20)), check)

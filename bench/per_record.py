@@ -222,7 +222,7 @@ class _Capture(logging.Handler):
 
 def _export_side(result: BenchmarkResult, settings: Settings, connection_string: str) -> None:
     count = settings.export_records
-    # Exactly what azfunc_telemetry's handler queues: (record, invocation, message).
+    # Exactly what azfunc_telemetry's handler queues: LogItem(record, invocation).
     items: list[Any] = []
     previous = handler_destination(Destination(items.append))
     try:
@@ -252,6 +252,13 @@ def _export_side(result: BenchmarkResult, settings: Settings, connection_string:
         ]
 
     bodies = azfunc_bodies()
+    # The scrubber alone: the workload's messages (no secret: one hint search each), and the
+    # same number of messages that hold secrets (every matching rule runs).
+    scrubber = Scrubber()
+    plain_messages = [item.message for item in items]
+    secret_messages = [
+        f"{text} password=hunter2 https://u:pw@db.example.com" for text in plain_messages
+    ]
 
     def timed(work: Callable[[], object]) -> Callable[[], Block]:
         def one() -> Block:
@@ -267,6 +274,8 @@ def _export_side(result: BenchmarkResult, settings: Settings, connection_string:
                 "azfunc_build": timed(lambda: [builder.build(item) for item in items]),
                 "azfunc_serialise": timed(azfunc_bodies),
                 "azfunc_gzip": timed(lambda: [gzip.compress(b, compresslevel=1) for b in bodies]),
+                "azfunc_scrub": timed(lambda: [scrubber.scrub(m) for m in plain_messages]),
+                "azfunc_scrub_secret": timed(lambda: [scrubber.scrub(m) for m in secret_messages]),
                 "opencensus_build": timed(
                     lambda: [opencensus.log_record_to_envelope(record) for record in records]
                 ),
@@ -290,6 +299,18 @@ def _export_side(result: BenchmarkResult, settings: Settings, connection_string:
     )
     _add_series(
         result, "export_azfunc_gzip_us", "export: azfunc gzip level 1", series["azfunc_gzip"]
+    )
+    _add_series(
+        result,
+        "export_azfunc_scrub_us",
+        "export: scrubbing a message without secrets (part of build)",
+        series["azfunc_scrub"],
+    )
+    _add_series(
+        result,
+        "export_azfunc_scrub_secret_us",
+        "export: scrubbing a message holding a password and a URL password",
+        series["azfunc_scrub_secret"],
     )
     azfunc_total = sum(
         series[k].median_us for k in ("azfunc_build", "azfunc_serialise", "azfunc_gzip")

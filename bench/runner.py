@@ -12,7 +12,15 @@ from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import cold_start, exit_latency, outage_memory, per_invocation, per_record, throughput
+from . import (
+    cold_start,
+    exit_latency,
+    kql_queries,
+    outage_memory,
+    per_invocation,
+    per_record,
+    throughput,
+)
 from .children import EmulatorProcess, child_env, run_child
 from .isolated import combine, result_from_json
 from .machine import machine_info
@@ -34,6 +42,7 @@ BENCHMARKS: dict[str, tuple[str, Benchmark]] = {
     "throughput": ("Sustained throughput", throughput.run),
     "outage_memory": ("Outage memory", outage_memory.run),
     "exit_latency": ("Exit latency", exit_latency.run),
+    "kql": ("KQL queries", kql_queries.run),
 }
 
 #: In-process comparisons run in fresh interpreters (see :mod:`bench.isolated`); the

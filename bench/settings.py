@@ -28,6 +28,9 @@ class Settings:
         outage_records: records emitted while the endpoint is down.
         exit_runs: child processes per exit scenario.
         opencensus_hung_exit: also time opencensus's exit against a hung endpoint (over 5 s).
+        kql_traces: traces in the KQL benchmark's store.
+        kql_requests: requests in the KQL benchmark's store.
+        kql_repeats: runs of each KQL query in its process.
     """
 
     smoke: bool
@@ -44,6 +47,9 @@ class Settings:
     outage_records: int
     exit_runs: int
     opencensus_hung_exit: bool
+    kql_traces: int
+    kql_requests: int
+    kql_repeats: int
 
     @property
     def mode(self) -> str:
@@ -66,6 +72,9 @@ FULL = Settings(
     outage_records=1_000_000,
     exit_runs=5,
     opencensus_hung_exit=True,
+    kql_traces=100_000,
+    kql_requests=20_000,
+    kql_repeats=5,
 )
 
 #: The same chunk sizes as a full run (their per-call numbers stay comparable), far fewer of them.
@@ -83,4 +92,7 @@ SMOKE = replace(
     outage_records=50_000,
     exit_runs=1,
     opencensus_hung_exit=False,
+    kql_traces=2_000,
+    kql_requests=400,
+    kql_repeats=2,
 )

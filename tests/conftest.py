@@ -24,6 +24,12 @@ _ENV_NAMES = (
     "WEBSITE_SKU",
 )
 
+# Decorating a function sets telemetry up from app settings, and test modules decorate theirs
+# while they are collected: the developer's own settings must not point that anywhere.
+for _name in list(os.environ):
+    if _name.startswith(_ENV_PREFIXES):
+        del os.environ[_name]
+
 
 @pytest.fixture(autouse=True)
 def clean_telemetry(
@@ -35,6 +41,7 @@ def clean_telemetry(
             monkeypatch.delenv(name, raising=False)
     # Keep local storage of every test out of the shared temp directory.
     monkeypatch.setenv("AZFUNC_TELEMETRY_STORAGE_PATH", str(tmp_path_factory.mktemp("storage")))
+    azfunc_telemetry.shutdown(0.5)  # what collecting decorated test functions set up
     root = logging.getLogger()
     level = root.level
     handlers = list(root.handlers)

@@ -20,6 +20,7 @@ BENCHMARKS = (
     "throughput",
     "outage_memory",
     "exit_latency",
+    "kql",
 )
 
 # Every benchmark in a child process, about 20 s: left out of the fast inner loop.
@@ -56,7 +57,7 @@ def smoke_report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 @pytest.mark.timeout(180)
 def test_every_benchmark_reports_numbers(smoke_report: dict[str, Any]) -> None:
-    """Each of the six benchmarks is present with finite numeric measurements."""
+    """Each of the seven benchmarks is present with finite numeric measurements."""
     assert smoke_report["mode"] == "smoke"
     assert set(smoke_report["benchmarks"]) == set(BENCHMARKS)
     for name in BENCHMARKS:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from azfunc_telemetry.concurrency import ConcurrencyTracker, InvocationStart
+from azfunc_telemetry.concurrency import ConcurrencyTracker, InvocationStart, saturation_summary
 from azfunc_telemetry.context import InvocationContext
 from azfunc_telemetry.items import RequestItem
 
@@ -93,6 +93,102 @@ def test_a_pool_thread_reports_its_pool_and_name() -> None:
     outside = tracker.enter_sync()
     assert outside.pool_queued is None
     assert outside.thread_name == threading.current_thread().name
+
+
+def test_saturation_is_more_work_than_threads_in_a_real_pool() -> None:
+    """Two threads: two running invocations are no saturation; a third queued behind them is.
+
+    Invocations 0 and 1 take both threads; 2 and 3 are queued. When 0 ends, its thread takes
+    2 at once: 2 starts with two running and 3 still queued, so one invocation waits, and the
+    sentence says exactly that. When 1 ends, 3 starts with nothing queued: no saturation.
+    """
+    tracker = ConcurrencyTracker()
+    entered = [threading.Event() for _ in range(4)]
+    release = [threading.Event() for _ in range(4)]
+    starts: dict[int, InvocationStart] = {}
+
+    def invocation(index: int) -> None:
+        starts[index] = tracker.enter_sync()
+        entered[index].set()
+        try:
+            assert release[index].wait(30)
+        finally:
+            tracker.exit_sync(starts[index])
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        try:
+            futures = [pool.submit(invocation, 0)]
+            assert entered[0].wait(30)
+            futures.append(pool.submit(invocation, 1))
+            assert entered[1].wait(30)
+            futures += [pool.submit(invocation, 2), pool.submit(invocation, 3)]
+            release[0].set()
+            assert entered[2].wait(30)
+            release[1].set()
+            assert entered[3].wait(30)
+        finally:
+            for event in release:
+                event.set()
+        for future in futures:
+            future.result(30)
+    figures = [
+        (s.inflight_sync, s.pool_queued, s.saturated) for s in map(starts.__getitem__, range(4))
+    ]
+    assert figures == [(1, 0, False), (2, 0, False), (2, 1, True), (2, 0, False)]
+    assert saturation_summary(starts[2]) == (
+        "The worker's thread pool is saturated: all 2 of its threads are taken and 1 more "
+        "invocation is waiting for one (2 running, 1 queued, pool size 2, from the pool itself)."
+    )
+    assert tracker.snapshot().saturated_invocations == 1
+
+
+@pytest.mark.parametrize(
+    ("size", "source", "running", "queued", "expected"),
+    [
+        (
+            2,
+            "executor",
+            1,
+            3,
+            "all 2 of its threads are taken and 2 more invocations are waiting for one "
+            "(1 running, 3 queued, pool size 2, from the pool itself).",
+        ),
+        (
+            4,
+            "executor",
+            3,
+            3,
+            "all 4 of its threads are taken and 2 more invocations are waiting for one "
+            "(3 running, 3 queued, pool size 4, from the pool itself).",
+        ),
+        (
+            1,
+            "executor",
+            1,
+            1,
+            "its only thread is taken and 1 more invocation is waiting for it "
+            "(1 running, 1 queued, pool size 1, from the pool itself).",
+        ),
+        (
+            3,
+            "app_setting",
+            3,
+            None,
+            "all 3 of its threads are running sync invocations (pool size 3, from "
+            "PYTHON_THREADPOOL_THREAD_COUNT).",
+        ),
+    ],
+)
+def test_saturation_sentence_agrees_with_its_figures(
+    size: int, source: str, running: int, queued: int | None, expected: str
+) -> None:
+    """The reported cases: the waiting count is the pool's excess work, singular or plural.
+
+    A 2-thread pool with 1 running and 3 queued has 2 waiting (a free thread takes one at
+    once), not 3; a 4-thread pool with 3 running and 3 queued has 2 waiting.
+    """
+    start = InvocationStart(running, 0, size, source, queued, True, True, "t", 0)
+    assert saturation_summary(start) == "The worker's thread pool is saturated: " + expected
 
 
 def _request(trigger: str | None, status: int | None, failed: bool) -> RequestItem:

@@ -271,3 +271,53 @@ def test_warnings_still_reach_stderr_when_ours_is_the_only_handler(tmp_path: Pat
     )
     assert "disk almost full" in result.stderr
     assert "routine detail" not in result.stderr
+
+
+def test_the_function_json_runtime_variable_is_stamped_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the function.json runtime loaded, helper threads set its invocation_id_cv as well."""
+    monkeypatch.delitem(sys.modules, "azure_functions_runtime", raising=False)
+    runtime = types.ModuleType("azure_functions_runtime_v1")
+    invocation_id_cv: contextvars.ContextVar[str] = contextvars.ContextVar("invocation_id")
+    runtime.invocation_id_cv = invocation_id_cv  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "azure_functions_runtime_v1", runtime)
+    seen: list[str | None] = []
+
+    def record_runtime_id() -> None:
+        seen.append(invocation_id_cv.get(None))
+
+    @azfunc_telemetry.instrument
+    def entry(context: Any) -> threading.Thread:
+        return threading.Thread(target=azfunc_telemetry.wrap_in_invocation(record_runtime_id))
+
+    thread = entry(context=FakeContext("rt", invocation_id="cv-v1"))
+    thread.start()
+    thread.join()
+    assert seen == ["cv-v1"]
+    assert invocation_id_cv.get(None) is None  # reset when the wrapped call ended
+
+
+def test_async_invocations_set_the_runtime_variable_for_to_thread(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The runtime sets its invocation_id_cv for sync functions only; async ones get it from us.
+
+    ``asyncio.to_thread`` copies the task's context, so its records then reach the worker
+    with the invocation; the variable is reset when the invocation ends.
+    """
+    monkeypatch.delitem(sys.modules, "azure_functions_runtime", raising=False)
+    runtime = types.ModuleType("azure_functions_runtime_v1")
+    invocation_id_cv: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+        "invocation_id", default=None
+    )
+    runtime.invocation_id_cv = invocation_id_cv  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "azure_functions_runtime_v1", runtime)
+
+    @azfunc_telemetry.instrument
+    async def entry(context: Any) -> str | None:
+        return await asyncio.to_thread(invocation_id_cv.get)
+
+    async def invoke() -> tuple[str | None, str | None]:
+        seen = await entry(context=FakeContext("rt", invocation_id="cv-async"))
+        return seen, invocation_id_cv.get()
+
+    assert asyncio.run(invoke()) == ("cv-async", None)

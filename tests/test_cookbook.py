@@ -50,17 +50,47 @@ def run(title: str, store: TelemetryStore, **values: str) -> list[dict[str, Any]
     return run_query(query(title).filled(**values), store).as_dicts()
 
 
-def our_requests(store: TelemetryStore) -> list[dict[str, Any]]:
-    """The request rows the library wrote (they carry execution_mode)."""
-    return [row for row in store.rows("requests") if row["customDimensions"].get("execution_mode")]
+def our_invocations(store: TelemetryStore) -> list[dict[str, Any]]:
+    """The invocation items the library wrote: ``InProc`` dependencies carrying execution_mode."""
+    return [
+        row
+        for row in store.rows("dependencies")
+        if row["type"] == "InProc" and row["customDimensions"].get("execution_mode")
+    ]
 
 
-def test_cookbook_has_the_six_recipes_in_order() -> None:
-    """The cookbook offers exactly the six queries the README promises, in order."""
+def host_requests(store: TelemetryStore) -> dict[str, dict[str, Any]]:
+    """The host's request rows (written by the local dispatcher), by invocation id."""
+    return {
+        row["customDimensions"]["InvocationId"]: row
+        for row in store.rows("requests")
+        if row["customDimensions"].get("Category") == "Host.Results"
+    }
+
+
+def test_the_workload_has_azures_shape(workload: WorkloadResult, store: TelemetryStore) -> None:
+    """One host request and one library InProc dependency per invocation, parented to it."""
+    invocations = workload.function_of()
+    hosts = host_requests(store)
+    assert len(store.rows("requests")) == len(hosts) == len(invocations)
+    assert set(hosts) == set(invocations)
+    ours = our_invocations(store)
+    assert len(ours) == len(invocations)
+    for row in ours:
+        host = hosts[row["customDimensions"]["InvocationId"]]
+        assert row["operation_ParentId"] == host["id"]
+        assert row["operation_Id"] == host["operation_Id"]
+        assert row["name"] == host["name"] == invocations[host["customDimensions"]["InvocationId"]]
+        assert row["duration"] <= host["duration"]
+
+
+def test_cookbook_has_the_seven_recipes_in_order() -> None:
+    """The cookbook offers exactly the seven queries the README promises, in order."""
     assert [entry.title for entry in COOKBOOK] == [
         "All logs of one invocation",
         "Slowest invocations by function",
         "Failures with their exceptions",
+        "Time before the function ran",
         "Invocations that waited for the thread pool",
         "Logs joined to their request by operation_Id",
         "Concurrency over time",
@@ -102,21 +132,23 @@ def test_all_logs_of_one_invocation(workload: WorkloadResult, store: TelemetrySt
     expected = sorted(
         (
             row
-            for row in store.rows("traces")
-            if row["customDimensions"].get("invocation_id") == invocation_id
+            for table in ("traces", "exceptions")
+            for row in store.rows(table)
+            if row["customDimensions"].get("InvocationId") == invocation_id
         ),
         key=lambda row: row["timestamp"],
     )
     assert [row["message"] for row in rows] == [row["message"] for row in expected]
     assert [row["timestamp"] for row in rows] == sorted(row["timestamp"] for row in rows)
-    assert list(rows[0]) == ["timestamp", "level", "logger", "message"]
+    assert list(rows[0]) == ["timestamp", "itemType", "level", "logger", "message"]
     messages = [row["message"] for row in rows]
     # The fan-out logs from its own thread, two executor threads and a raw thread.
     assert sum(message.startswith("Priced ") for message in messages) == 4
     assert any("pricing_" in message for message in messages)
     assert any(message.endswith(" in auditor") for message in messages)
     assert messages[-1] == "Basket total 38.00"
-    assert {row["level"] for row in rows} == {"INFO"}
+    assert {row["level"] for row in rows} == {"Information"}
+    assert {row["itemType"] for row in rows} == {"trace"}
 
 
 def test_slowest_invocations_by_function(workload: WorkloadResult, store: TelemetryStore) -> None:
@@ -146,10 +178,24 @@ def test_failures_with_their_exceptions(workload: WorkloadResult, store: Telemet
     assert timestamps == sorted(timestamps, reverse=True)
 
 
+def test_time_before_the_function_ran(workload: WorkloadResult, store: TelemetryStore) -> None:
+    """Query 4 gives, per function, the host's time before the worker ran it: long for sync
+    functions behind a saturated pool, next to nothing for async ones."""
+    rows = {row["function_name"]: row for row in run("Time before the function ran", store)}
+    assert {name: row["invocations"] for name, row in rows.items()} == workload.counts()
+    for row in rows.values():
+        assert 0 <= row["avg_before_ms"] <= row["p95_before_ms"]
+    slowest_sync = max(rows[name]["p95_before_ms"] for name in ("HttpSync", "SlowReport"))
+    assert slowest_sync > demo_app.REPORT_SECONDS * 1000  # queued behind the slow reports
+    assert rows["HttpAsync"]["p95_before_ms"] < slowest_sync
+    order = [row["p95_before_ms"] for row in rows.values()]
+    assert order == sorted(order, reverse=True)
+
+
 def test_invocations_that_waited_for_the_pool(
     workload: WorkloadResult, store: TelemetryStore
 ) -> None:
-    """Query 4 returns just the sync invocations that waited or met a full pool, longest first."""
+    """Query 5 returns just the sync invocations that waited or met a full pool, longest first."""
     rows = run("Invocations that waited for the thread pool", store)
 
     def waited(dimensions: dict[str, str]) -> bool:
@@ -158,7 +204,7 @@ def test_invocations_that_waited_for_the_pool(
 
     expected = {
         row["customDimensions"]["invocation_id"]
-        for row in our_requests(store)
+        for row in our_invocations(store)
         if row["customDimensions"]["execution_mode"] == "sync" and waited(row["customDimensions"])
     }
     assert rows, "a 4-thread pool under this workload must make invocations wait"
@@ -175,13 +221,13 @@ def test_invocations_that_waited_for_the_pool(
 
 
 def test_logs_joined_to_their_request(workload: WorkloadResult, store: TelemetryStore) -> None:
-    """Query 5 puts every tagged log next to the request of the invocation that logged it."""
+    """Query 6 puts every tagged log next to the request of the invocation that logged it."""
     rows = run("Logs joined to their request by operation_Id", store)
-    tagged = [row for row in store.rows("traces") if row["customDimensions"].get("invocation_id")]
+    tagged = [row for row in store.rows("traces") if row["customDimensions"].get("InvocationId")]
     assert len(rows) == len(tagged)
     functions = workload.function_of()
     failed = workload.failed_ids()
-    requests = {row["customDimensions"]["invocation_id"]: row for row in our_requests(store)}
+    requests = host_requests(store)
     for row in rows:
         assert row["function_name"] == functions[row["invocation_id"]]
         assert row["success"] is (row["invocation_id"] not in failed)
@@ -192,7 +238,7 @@ def test_logs_joined_to_their_request(workload: WorkloadResult, store: Telemetry
 
 
 def test_concurrency_over_time(workload: WorkloadResult, store: TelemetryStore) -> None:
-    """Query 6 charts the in-flight peaks per minute, and the burst shows more than one at once."""
+    """Query 7 charts the in-flight peaks per minute, and the burst shows more than one at once."""
     rows = run("Concurrency over time", store)
     assert {row["name"] for row in rows} == {
         "azfunc_inflight_invocations",

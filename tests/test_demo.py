@@ -53,6 +53,7 @@ def test_demo_command_prints_every_cookbook_result(tmp_path: Path) -> None:
         assert f"== {number}. {query.title} ==" in out
     assert "Ran 78 invocations" in out
     assert "on a pool of 4 threads" in out
+    assert "the demo wrote 78 requests rows (category Host.Results)" in out
     # Rows from real invocations: the fan-out's threads, the slow report, the failures, metrics.
     assert re.search(r"Priced sku-\d{4} in pricing_\d", out)
     assert "Audit record written for 38.00 in auditor" in out
@@ -77,9 +78,13 @@ def test_demo_keeps_a_given_database(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert f"The database is kept at {path}" in out
     assert f"azfunc-telemetry query --db {path}" in out
     with TelemetryStore(path) as store:
-        assert store.count("requests") == 78
+        requests = store.rows("requests")
+        assert len(requests) == 78  # the host's, one per invocation; the library adds none
+        assert {row["customDimensions"]["Category"] for row in requests} == {"Host.Results"}
+        invocations = [row for row in store.rows("dependencies") if row["type"] == "InProc"]
+        assert len(invocations) == 78
+        assert {row["operation_ParentId"] for row in invocations} == {row["id"] for row in requests}
         assert store.count("traces") > 78
-        assert store.count("dependencies") > 0
         assert store.count("exceptions") == 4
         assert store.count("customMetrics") > 0
 

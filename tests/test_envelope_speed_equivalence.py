@@ -378,4 +378,4 @@ def test_properties_over_the_limit_are_counted() -> None:
         builder, make_record(**{f"field_{index:03d}": index for index in range(250)}), CONTEXT
     )
     assert len(properties) == MAX_PROPERTIES + 1
-    assert properties["_truncated_properties"] == str(6 + 250 - MAX_PROPERTIES)
+    assert properties["_truncated_properties"] == str(10 + 250 - MAX_PROPERTIES)  # 6 + 4 host dims

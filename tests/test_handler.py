@@ -32,7 +32,11 @@ def test_a_handler_made_before_setup_exports_a_non_propagating_logger(
     handler = azfunc_telemetry.TelemetryHandler()
     quiet_logger.addHandler(handler)
     quiet_logger.info("before setup")
-    azfunc_telemetry.setup(connection_string=emulator.connection_string, export_interval_s=0.05)
+    azfunc_telemetry.setup(
+        connection_string=emulator.connection_string,
+        export_interval_s=0.05,
+        invocation_telemetry="request",
+    )
 
     @azfunc_telemetry.instrument
     def handle(context: FakeContext) -> None:

@@ -1,10 +1,11 @@
 """The package's import graph has no cycle: arrows point down.
 
 The rule: no module of ``azfunc_telemetry`` imports, directly or through other modules of the
-package, a module that imports it back. Every ``import`` statement counts, wherever it stands:
-at module level, inside a function (a deferred import still runs, later), and under
-``if TYPE_CHECKING:`` (it does not run, but a type that needs a module above its own says the
-layers are crossed). Importing ``a.b.c`` also runs the packages ``a.b`` and ``a``, so it counts as
+package, a module that imports it back. Every ``import`` statement that runs counts, wherever it
+stands: at module level, and inside a function (a deferred import still runs, later; it only
+hides the cycle until then). Imports under ``if TYPE_CHECKING:`` never run and are left out:
+types that refer to each other, such as the nodes of one syntax tree split over two modules,
+may name each other for the type checker. Importing ``a.b.c`` also runs the packages ``a.b`` and ``a``, so it counts as
 importing each of them too, except a package the importer lies in (it is already running) and
 the root package ``azfunc_telemetry``, the public facade whose ``__init__`` re-exports everything
 and which no module imports. What a lower layer needs from
@@ -160,17 +161,17 @@ def _describe(cycle: list[Edge]) -> str:
 
 
 def test_the_package_has_no_import_cycle() -> None:
-    """No module imports, through any chain of imports of any kind, a module that imports it."""
+    """No module imports, through any chain of imports that run, a module that imports it."""
     edges = import_edges()
     assert len({e.importer for e in edges}) > 20, "the graph must cover the whole package"
-    cycle = find_cycle(edges)
+    cycle = find_cycle([e for e in edges if e.kind != "type-checking"])
     assert cycle is None, "import cycle:\n" + _describe(cycle or [])
 
 
 def test_the_cycle_finder_sees_cycles_of_each_kind() -> None:
-    """The checker itself reports a deferred and a type-checking import that close a cycle."""
+    """The checker itself reports a module-level and a deferred import that close a cycle."""
     lower = Edge(f"{ROOT}.pipeline", f"{ROOT}.stats", 1, "module")
-    for kind in ("module", "function", "type-checking"):
+    for kind in ("module", "function"):
         back = Edge(f"{ROOT}.stats", f"{ROOT}.pipeline", 2, kind)
         assert find_cycle([lower, back]) == [lower, back]
     assert find_cycle([lower]) is None
@@ -178,4 +179,4 @@ def test_the_cycle_finder_sees_cycles_of_each_kind() -> None:
     deferred = [e for e in edges if e.kind == "function"]
     typing_only = [e for e in edges if e.kind == "type-checking"]
     assert deferred, "deferred imports are part of the graph"
-    assert typing_only, "type-checking imports are part of the graph"
+    assert typing_only, "type-checking imports are told apart from those that run"

@@ -139,6 +139,7 @@ def test_package_exports_sorted_public_api() -> None:
     assert set(kql.__all__) == {
         "KqlError",
         "QueryResult",
+        "RenderHint",
         "TableSource",
         "format_table",
         "run_query",
@@ -374,12 +375,16 @@ def test_distinct_returns_unique_combinations_in_first_seen_order(source: TableS
     assert len(run_query("requests | project name | distinct *", source).rows) == 2
 
 
-def test_render_is_accepted_and_ignored(source: TableSource) -> None:
-    """A trailing ``render`` (portal charting) does not change the result."""
+def test_render_is_recorded_as_a_chart_hint(source: TableSource) -> None:
+    """A trailing ``render`` keeps the rows and is recorded for viewers as a chart hint."""
     charted = run_query(
-        "requests | summarize count() by name | render barchart with (title='x')", source
+        "requests | summarize count() by name | render barchart with (title='x', kind=stacked)",
+        source,
     )
-    assert charted == run_query("requests | summarize count() by name", source)
+    plain = run_query("requests | summarize count() by name", source)
+    assert (charted.columns, charted.rows) == (plain.columns, plain.rows)
+    assert charted.render == kql.RenderHint("barchart", {"title": "x", "kind": "stacked"})
+    assert plain.render is None
 
 
 def test_let_statements_bind_scalars_and_tables(source: TableSource) -> None:

@@ -51,13 +51,13 @@ def error_of(query: str) -> KqlError:
     [
         ("requests | frobnicate", "unknown operator 'frobnicate'", "frobnicate"),
         (
-            "requests | mv-expand customDimensions",
-            "operator 'mv-expand' is not supported by the local query engine",
-            "mv-expand",
+            "requests | mv-expand kind=array customDimensions",
+            "mv-expand 'kind' is not supported",
+            "kind",
         ),
         (
             "requests | parse name with * 'x'",
-            "operator 'parse' is not supported by the local query engine",
+            "the parse pattern names no column",
             "parse",
         ),
         ("requests | extend x = frob(duration)", "unknown function 'frob'", "frob"),
@@ -111,15 +111,30 @@ def error_of(query: str) -> KqlError:
         (r"requests | where name == '\u12'", "invalid escape sequence '\\u' in string", "\\u"),
         ("requests | where name matches regex '('", None, "matches"),
         (
-            "requests | summarize arg_max(timestamp, *) by name",
-            "function 'arg_max' is not supported by the local query engine",
-            "arg_max",
+            "requests | evaluate autocluster()",
+            "plugin 'autocluster' is not supported by the local query engine",
+            "autocluster",
         ),
-        ("print 1", "operator 'print' is not supported by the local query engine", "print"),
+        ("requests | sample 3", "operator 'sample' is not supported by the local query engine",
+         "sample"),
+        ("union requests, requestz", "unknown table 'requestz'", "requestz"),
+        ("requests | summarize countt()", "unknown aggregation function 'countt'", "countt"),
         (
-            "union requests, traces",
-            "operator 'union' is not supported by the local query engine",
-            "union",
+            "requests | summarize n = countt() by name",
+            "unknown aggregation function 'countt'",
+            "countt",
+        ),
+        (
+            "AppRequests | take 1",
+            "unknown table 'AppRequests': that is the workspace name; the classic table is"
+            " 'requests'",
+            "AppRequests",
+        ),
+        (
+            "requests | where TimeGenerated > ago(1h)",
+            "unknown column 'TimeGenerated': that is the workspace name; the classic column is"
+            " 'timestamp'",
+            "TimeGenerated",
         ),
     ],
 )  # fmt: skip

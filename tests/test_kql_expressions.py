@@ -205,19 +205,9 @@ def test_comparison_and_string_operators(predicate: str, expected: bool) -> None
     assert value(predicate) is expected
 
 
-@pytest.mark.parametrize(
-    "predicate",
-    [
-        "missing == 1",
-        "missing != 1",
-        "missing < 1",
-        "dims.absent == 'x'",
-        "dims.count > 0",
-        "n == '5'",
-    ],
-)
-def test_comparisons_with_null_or_mismatched_kinds_are_null(predicate: str) -> None:
-    """Null and cross-kind comparisons are null, so ``where`` drops the row."""
+@pytest.mark.parametrize("predicate", ["missing < 1", "dims.count > 0", "missing >= 0"])
+def test_ordering_comparisons_with_null_or_mismatched_kinds_are_null(predicate: str) -> None:
+    """Ordering comparisons with null or across kinds are null, so ``where`` drops the row."""
     assert value(predicate) is None
     assert run_query(f"T | where {predicate}", OneRowSource()).rows == []
 
@@ -225,10 +215,29 @@ def test_comparisons_with_null_or_mismatched_kinds_are_null(predicate: str) -> N
 @pytest.mark.parametrize(
     ("predicate", "expected"),
     [
-        ("missing == 1 and false", False),
-        ("missing == 1 or true", True),
-        ("missing == 1 and true", None),
-        ("missing == 1 or false", None),
+        ("missing == 1", False),
+        ("missing != 1", True),
+        ("dims.absent == 'x'", False),
+        ("dims.absent != 'x'", True),
+        ("n == '5'", False),
+        ("n != '5'", True),
+        ("missing in (1, 2)", False),
+        ("missing !in (1, 2)", True),
+    ],
+)
+def test_equality_with_null_is_false_and_inequality_true(predicate: str, expected: bool) -> None:
+    """As in Kusto, null (or another kind) never equals a value, so ``!=`` keeps the row."""
+    assert value(predicate) is expected
+    assert len(run_query(f"T | where {predicate}", OneRowSource()).rows) == int(expected)
+
+
+@pytest.mark.parametrize(
+    ("predicate", "expected"),
+    [
+        ("missing < 1 and false", False),
+        ("missing < 1 or true", True),
+        ("missing < 1 and true", None),
+        ("missing < 1 or false", None),
     ],
 )
 def test_three_valued_logic(predicate: str, expected: bool | None) -> None:

@@ -24,9 +24,14 @@ TRACEPARENT = f"00-{TRACE_ID}-{HOST_SPAN}-01"
 
 @pytest.fixture
 def emulator(emulator: IngestionEmulator, info_logging: None) -> IngestionEmulator:
-    """The shared emulator, with telemetry reporting to it through a deep queue."""
+    """The shared emulator, with telemetry reporting each invocation as a ``requests`` row
+    through a deep queue, as where the host writes none (the dispatchers here write none
+    either; the dependency shape has tests of its own)."""
     azfunc_telemetry.setup(
-        connection_string=emulator.connection_string, export_interval_s=0.05, queue_size=20_000
+        connection_string=emulator.connection_string,
+        export_interval_s=0.05,
+        queue_size=20_000,
+        invocation_telemetry="request",
     )
     return emulator
 
@@ -75,7 +80,7 @@ def test_hundred_invocations_produce_exact_requests_with_true_durations_and_coun
         with truth.lock:
             truth.async_outstanding -= 1
 
-    with LocalDispatcher(max_workers=4) as dispatcher:
+    with LocalDispatcher(max_workers=4, host_requests=False) as dispatcher:
         futures = []
         for index in range(100):
             if index % 2:
@@ -127,7 +132,7 @@ def test_saturation_is_reported_only_when_the_pool_is_too_small(
         started.release()
         release.wait(10)
 
-    with LocalDispatcher(max_workers=pool) as dispatcher:
+    with LocalDispatcher(max_workers=pool, host_requests=False) as dispatcher:
         futures = [dispatcher.invoke(slow_io, FakeContext("slow_io")) for _ in range(16)]
         for _ in range(min(pool, 16)):
             assert started.acquire(timeout=10)
@@ -319,7 +324,11 @@ async def g(context):
     return None
 
 with IngestionEmulator() as emu:
-    azfunc_telemetry.setup(connection_string=emu.connection_string, export_interval_s=0.05)
+    azfunc_telemetry.setup(
+        connection_string=emu.connection_string,
+        export_interval_s=0.05,
+        invocation_telemetry="request",
+    )
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(lambda _: f(context=FakeContext("f")), range(20)))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 from typing import Any
@@ -50,7 +51,7 @@ def test_v1_quickstart_runs_and_reports(emulator: IngestionEmulator) -> None:
         "GET", "http://localhost/api/HttpExample", params={"name": "ada"}, body=b""
     )
     assert main(req=request, context=context).get_body() == b"Hello, ada!"
-    envelopes = emulator.wait_for(count_type("RequestData", 1), timeout=10)
+    envelopes = emulator.wait_for(count_type("RemoteDependencyData", 1), timeout=10)
     envelopes = emulator.wait_for(count_type("MessageData", 1), timeout=10)
     (trace,) = of_type(envelopes, "MessageData")
     assert base(trace)["message"] == "greeting ada"
@@ -71,14 +72,40 @@ def test_v2_quickstart_instruments_every_function(emulator: IngestionEmulator) -
     asyncio.run(
         functions["worker"](msg=func.QueueMessage(body=b"7"), context=FakeContext("worker"))
     )
-    envelopes = emulator.wait_for(count_type("RequestData", 2), timeout=10)
-    names = sorted(base(r)["name"] for r in of_type(envelopes, "RequestData"))
+    envelopes = emulator.wait_for(count_type("RemoteDependencyData", 2), timeout=10)
+    names = sorted(base(r)["name"] for r in of_type(envelopes, "RemoteDependencyData"))
     assert names == ["hello", "worker"]
 
 
 def test_testing_example_passes(emulator: IngestionEmulator) -> None:
     """The README's unit-test example is itself a passing test."""
-    run_block("testing")["test_main_reports_a_request"]()
+    run_block("testing")["test_main_reports_its_invocation_and_its_log"]()
+
+
+def test_testing_example_passes_in_a_plain_test_process() -> None:
+    """With the root logger at Python's default level (WARNING) and no app settings, as in a
+    plain test process, the README's example still passes: it lets INFO through itself."""
+    logging.getLogger().setLevel(logging.WARNING)
+    run_block("testing")["test_main_reports_its_invocation_and_its_log"]()
+
+
+def test_wait_for_telemetry_returns_only_the_type_asked_for() -> None:
+    """The emulator helper the README shows returns only items of the requested type, even
+    when other types arrived first."""
+    with IngestionEmulator() as emulator:
+        azfunc_telemetry.setup(connection_string=emulator.connection_string, export_interval_s=0.05)
+        logging.getLogger().setLevel(logging.INFO)
+        logging.getLogger("readme").info("first a trace")
+        assert azfunc_telemetry.flush(5.0)
+        main = run_block("testing")["main"]
+        main(func.HttpRequest("GET", "http://h/api/main", body=b""), context=FakeContext("main"))
+        invocations = emulator.wait_for_telemetry("RemoteDependencyData")
+        assert [r["data"]["baseType"] for r in invocations] == ["RemoteDependencyData"]
+        traces = emulator.wait_for_telemetry("MessageData", count=2)
+        assert {r["data"]["baseType"] for r in traces} == {"MessageData"}
+        assert len(traces) == 2
+        with pytest.raises(TimeoutError):
+            emulator.wait_for_telemetry("ExceptionData", timeout=0.2)
 
 
 def test_readme_commands_are_what_ci_runs() -> None:
@@ -108,3 +135,15 @@ def test_readme_documents_every_setting_and_metric() -> None:
     ):
         assert metric in README
     assert azfunc_telemetry.__version__
+
+
+def test_configuration_table_lists_exactly_the_setup_arguments() -> None:
+    """Every setup() argument has a row in the README's configuration table, and every row
+    names a setup() argument: the table and the signature stay in sync."""
+    import inspect
+
+    section = README.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    documented = {name for row in rows for name in re.findall(r"`(\w+)`", row.split(" | ", 1)[0])}
+    parameters = set(inspect.signature(azfunc_telemetry.setup).parameters)
+    assert documented == parameters

@@ -292,3 +292,122 @@ def test_strict_setup_raises_naming_the_setting(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("APPLICATIONINSIGHTS_CONNECTION_STRING", "InstrumentationKey=nope")
     with pytest.raises(ValueError, match="APPLICATIONINSIGHTS_CONNECTION_STRING"):
         azfunc_telemetry.setup(strict=True)
+
+
+@pytest.mark.parametrize(
+    ("argument", "value", "default"),
+    [
+        ("batch_size", "10", 512),
+        ("batch_size", -5, 512),
+        ("batch_size", True, 512),
+        ("queue_size", 0, 8192),
+        ("request_timeout_s", 0, 5.0),
+        ("export_interval_s", float("nan"), 1.0),
+        ("max_attempts", 2.5, 3),
+        ("gzip", "yes", True),
+        ("timeout_warning_ratio", 1.5, 0.8),
+        ("cloud_role", 5, None),
+        ("sensitive_keys", 7, ()),
+    ],
+)
+def test_invalid_setup_argument_gives_one_message_naming_it(
+    caplog: pytest.LogCaptureFixture,
+    argument: str,
+    value: object,
+    default: object,
+) -> None:
+    """A bad setup() argument is checked like its app setting: one warning naming the
+    argument (not the app setting), the default is used, and records are still delivered."""
+    with IngestionEmulator() as running:
+        settings: dict[str, Any] = {"export_interval_s": 0.05, argument: value}
+        with caplog.at_level(logging.WARNING, logger="azfunc_telemetry"):
+            config = azfunc_telemetry.setup(connection_string=running.connection_string, **settings)
+            azfunc_telemetry.setup(connection_string=running.connection_string, **settings)
+        ours = [r.getMessage() for r in caplog.records if r.name == "azfunc_telemetry"]
+        assert len(ours) == 1, ours
+        assert ours[0].startswith(f"setup() argument {argument} is invalid ")
+        assert "AZFUNC_TELEMETRY_" not in ours[0]
+        if default is not None:
+            assert getattr(config, argument) == default
+        log.info("still works")
+        assert azfunc_telemetry.flush(5.0)
+        assert [base(e)["message"] for e in running.envelopes] == ["still works"]
+
+
+def test_strict_setup_raises_naming_a_bad_argument() -> None:
+    """strict=True turns a bad argument into a ValueError that names the argument."""
+    with IngestionEmulator() as running, pytest.raises(ValueError, match="argument batch_size"):
+        azfunc_telemetry.setup(
+            connection_string=running.connection_string, batch_size=0, strict=True
+        )
+
+
+@pytest.mark.parametrize("quote", ['"', "'", "\u201c"])
+@pytest.mark.parametrize("source", ["argument", "app setting"])
+def test_quoted_connection_string_is_accepted_with_one_notice(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch, quote: str, source: str
+) -> None:
+    """A connection string pasted with its quotes works (they are stripped), and says so once,
+    naming where it came from, without quoting the key."""
+    closing = {"\u201c": "\u201d"}.get(quote, quote)
+    with IngestionEmulator() as running:
+        quoted = f"{quote}{running.connection_string}{closing}"
+        arguments: dict[str, Any] = {"export_interval_s": 0.05}
+        if source == "argument":
+            arguments["connection_string"] = quoted
+        else:
+            monkeypatch.setenv("APPLICATIONINSIGHTS_CONNECTION_STRING", quoted)
+        with caplog.at_level(logging.WARNING, logger="azfunc_telemetry"):
+            config = azfunc_telemetry.setup(**arguments)
+            azfunc_telemetry.setup(**arguments)
+        assert config.export_enabled
+        ours = [r.getMessage() for r in caplog.records if r.name == "azfunc_telemetry"]
+        assert len(ours) == 1, ours
+        assert "quotes" in ours[0]
+        expected_name = (
+            "connection_string argument"
+            if source == "argument"
+            else "APPLICATIONINSIGHTS_CONNECTION_STRING"
+        )
+        assert ours[0].startswith(expected_name)
+        assert running.ikey not in ours[0]
+        log.info("delivered")
+        assert azfunc_telemetry.flush(5.0)
+        assert [base(e)["message"] for e in running.envelopes] == ["delivered"]
+
+
+def test_setup_called_again_never_repeats_a_warning(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """setup() called twice with the same arguments, or again with other ones while the same
+    setting is still bad, reports each problem once."""
+    monkeypatch.setenv("AZFUNC_TELEMETRY_QUEUE_SIZE", "lots")
+    with IngestionEmulator() as running, caplog.at_level(logging.WARNING, "azfunc_telemetry"):
+        for _ in range(2):
+            azfunc_telemetry.setup(connection_string=running.connection_string, batch_size=-5)
+        azfunc_telemetry.setup(
+            connection_string=running.connection_string, batch_size=-5, gzip=False
+        )
+        azfunc_telemetry.setup(connection_string=running.connection_string)
+    ours = sorted(r.getMessage() for r in caplog.records if r.name == "azfunc_telemetry")
+    assert len(ours) == 2, ours
+    assert ours[0].startswith("AZFUNC_TELEMETRY_QUEUE_SIZE is invalid")
+    assert ours[1].startswith("setup() argument batch_size is invalid")
+
+
+def test_quoted_legacy_instrumentation_key_is_accepted_with_one_notice(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """APPINSIGHTS_INSTRUMENTATIONKEY pasted with quotes is read too, with the quote note and
+    the legacy note, each once."""
+    monkeypatch.setenv("APPINSIGHTS_INSTRUMENTATIONKEY", '"0123abcd-0000-4000-8000-00000000abcd"')
+    with caplog.at_level(logging.WARNING, logger="azfunc_telemetry"):
+        config = azfunc_telemetry.setup(enabled=False)
+        azfunc_telemetry.setup(enabled=False)
+    assert config.connection is not None
+    assert config.connection.instrumentation_key == "0123abcd-0000-4000-8000-00000000abcd"
+    ours = [r.getMessage() for r in caplog.records if r.name == "azfunc_telemetry"]
+    assert len(ours) == 2, ours
+    assert any("quotes" in text for text in ours)
+    assert any("legacy" in text for text in ours)
+    assert all("0123abcd" not in text for text in ours)

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import statistics
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -21,7 +23,7 @@ from procs.launch import (
 )
 
 import azfunc_telemetry
-from azfunc_telemetry.testing import IngestionEmulator, ScriptedResponse
+from azfunc_telemetry.testing import IngestionEmulator, RecordedRequest, ScriptedResponse
 
 log = logging.getLogger("app.outage")
 
@@ -195,3 +197,42 @@ def test_retries_are_not_lost_when_memory_for_them_is_full(
     assert counters.persisted > 0
     assert counters.dropped == 0
     assert len(messages(emulator.envelopes)) == 50
+
+
+def test_stored_items_are_retried_on_time_after_a_failed_retry(
+    emulator: IngestionEmulator, tmp_path: Path
+) -> None:
+    """A stored blob whose retry failed is handed back at once, so the next retry, one
+    storage_retry_interval_s later, sends it. It used to stay leased for a whole interval, miss
+    that retry by a hair and wait one more (after a 10 s outage the last blob came at 33 s)."""
+    retry_interval_s = 4.0
+    fast_setup(
+        emulator.connection_string,
+        tmp_path / "store",
+        max_attempts=1,
+        storage_retry_interval_s=retry_interval_s,
+    )
+    outage = True
+    sends: Counter[str] = Counter()
+
+    def respond(request: RecordedRequest) -> ScriptedResponse | None:
+        if not outage:
+            return None
+        sends.update(re.findall(r"outage-test \d+", request.body.decode("utf-8")))
+        return ScriptedResponse(status=503)
+
+    emulator.respond_with(respond)
+    logged = [f"outage-test {index}" for index in range(20)]
+    for text in logged:
+        log.info(text)
+    # Sent once, stored, retried from storage once: that retry failed.
+    wait_until(lambda: any(count >= 2 for count in sends.values()), timeout_s=3 * retry_interval_s)
+    failed_retry = time.monotonic()
+    outage = False
+    emulator.wait_for(
+        lambda envelopes: set(logged) <= set(messages(envelopes)), timeout=3 * retry_interval_s
+    )
+    took_s = time.monotonic() - failed_retry
+    assert took_s < 1.5 * retry_interval_s, f"delivered {took_s:.1f} s after the failed retry"
+    wait_until(lambda: stored_blobs(tmp_path / "store") == [])  # once the answer is read
+    assert azfunc_telemetry.stats().pending == 0

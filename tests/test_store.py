@@ -434,7 +434,25 @@ def test_tables_and_columns(store: TelemetryStore) -> None:
         "customMetrics",
         "customEvents",
     }
-    assert store.columns("traces") == (*common, "message", "severityLevel")
+    context = (
+        "user_Id",
+        "user_AuthenticatedId",
+        "user_AccountId",
+        "application_Version",
+        "client_Type",
+        "client_Model",
+        "client_OS",
+        "client_IP",
+        "client_City",
+        "client_StateOrProvince",
+        "client_CountryOrRegion",
+        "client_Browser",
+        "session_Id",
+        "operation_SyntheticSource",
+        "appId",
+        "appName",
+    )
+    assert store.columns("traces") == (*common, "message", "severityLevel", *context)
     assert store.columns("requests")[len(common) :] == (
         "id",
         "name",
@@ -443,6 +461,8 @@ def test_tables_and_columns(store: TelemetryStore) -> None:
         "resultCode",
         "success",
         "duration",
+        "performanceBucket",
+        *context,
     )
     assert store.columns("customMetrics")[len(common) :] == (
         "name",
@@ -452,8 +472,9 @@ def test_tables_and_columns(store: TelemetryStore) -> None:
         "valueMin",
         "valueMax",
         "valueStdDev",
+        *context,
     )
-    assert store.columns("customEvents") == (*common, "name")
+    assert store.columns("customEvents") == (*common, "name", *context)
     with pytest.raises(ValueError, match="unknown table 'pageViews'"):
         store.rows("pageViews")
     with pytest.raises(KeyError):
@@ -573,3 +594,41 @@ def test_concurrent_processes_lose_nothing(tmp_path: pathlib.Path) -> None:
     assert len(messages) == 1500
     expected = {f"{w}-{n}" for w in ("p0", "p1", "main") for n in range(500)}
     assert set(messages) == expected
+
+
+def test_context_columns_are_computed_or_copied_from_tags(store: TelemetryStore) -> None:
+    """client_Type and client_IP are computed; user_Id and session_Id come from tags."""
+    envelope = copy.deepcopy(OC_MESSAGE)
+    envelope["tags"].update({"ai.user.id": "u-1", "ai.session.id": "s-1"})  # type: ignore[attr-defined]
+    store.insert([envelope])
+    row = only_row(store, "traces")
+    assert (row["client_Type"], row["client_IP"]) == ("PC", "0.0.0.0")
+    assert (row["user_Id"], row["session_Id"]) == ("u-1", "s-1")
+    assert row["appName"] is None
+
+
+@pytest.mark.parametrize(
+    ("duration", "bucket"),
+    [(0.0, "<250ms"), (249.9, "<250ms"), (250.0, "250ms-500ms"), (999.0, "500ms-1sec"),
+     (2500.0, "1sec-3sec"), (45000.0, "30sec-1min"), (299999.0, "2min-5min"),
+     (300000.0, ">=5min"), (None, None)],
+)  # fmt: skip
+def test_performance_bucket_labels(duration: float | None, bucket: str | None) -> None:
+    """Durations fall in the service's performance buckets, lower bound inclusive."""
+    from azfunc_telemetry.local.rows import performance_bucket
+
+    assert performance_bucket(duration) == bucket
+
+
+def test_older_store_gains_new_columns_on_open(tmp_path: pathlib.Path) -> None:
+    """A database created without the context columns gets them added, keeping its rows."""
+    path = tmp_path / "old.db"
+    connection = sqlite3.connect(path)
+    connection.execute('CREATE TABLE "traces" (timestamp TEXT, message TEXT)')
+    connection.execute("INSERT INTO traces VALUES ('2026-01-01T00:00:00.000000Z', 'kept')")
+    connection.commit()
+    connection.close()
+    with TelemetryStore(path) as reopened:
+        rows = reopened.rows("traces")
+    assert [row["message"] for row in rows] == ["kept"]
+    assert rows[0]["client_Type"] is None

@@ -32,7 +32,11 @@ URL = "http://localhost/api/orders"
 @pytest.fixture
 def emulator(emulator: IngestionEmulator, info_logging: None) -> IngestionEmulator:
     """The shared emulator, with telemetry reporting to it."""
-    azfunc_telemetry.setup(connection_string=emulator.connection_string, export_interval_s=0.05)
+    azfunc_telemetry.setup(
+        connection_string=emulator.connection_string,
+        export_interval_s=0.05,
+        invocation_telemetry="request",  # each invocation's item is its requests row
+    )
     return emulator
 
 

@@ -1,27 +1,45 @@
-"""The exporter seam: what the export thread hands finished envelopes to.
+"""The exporter seam: where the export thread hands telemetry to a backend.
 
-The pipeline does not know where telemetry goes. :class:`Exporter` is the contract; the
-Application Insights exporter and the in-memory exporter implement it, and an OpenTelemetry
-based exporter can be added behind the same seam.
+The pipeline knows the typed records of :mod:`azfunc_telemetry.items` and two contracts, both
+generic in the backend's wire item: a :class:`Formatter` turns each record into one wire item,
+and an :class:`Exporter` delivers batches of them. Application Insights is one such pair (its
+envelopes, built by ``EnvelopeBuilder``, and ``AzureMonitorExporter``); another backend, such as
+OpenTelemetry, is one more pair beside it, fed the same records.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-__all__ = ["Envelope", "Exporter"]
+if TYPE_CHECKING:
+    from ..items import QueueItem
 
+__all__ = ["Envelope", "Exporter", "Formatter"]
+
+#: An Application Insights envelope: the wire item of the default backend.
 Envelope = dict[str, Any]
 
+Wire = TypeVar("Wire")
+WireOut = TypeVar("WireOut", covariant=True)
+WireIn = TypeVar("WireIn", contravariant=True)
 
-class Exporter(Protocol):
-    """Delivers envelopes. Called only from the export thread, except :meth:`persist_pending`.
+
+class Formatter(Protocol[WireOut]):
+    """Turns queued records into one backend's wire items, on the export thread."""
+
+    def build(self, item: QueueItem) -> WireOut | None:
+        """The wire item for ``item``, or ``None`` when the backend cannot represent it."""
+
+
+class Exporter(Protocol[WireIn]):
+    """Delivers wire items. Called only from the export thread, except :meth:`persist_pending`.
 
     No method may raise: failures are counted in the statistics and reported by the exporter.
+    For the default backend the wire items are Application Insights envelopes.
     """
 
-    def export(self, envelopes: Sequence[Envelope]) -> None:
+    def export(self, envelopes: Sequence[WireIn]) -> None:
         """Deliver ``envelopes`` now, or hold them for a later retry."""
 
     def maintain(self, now: float) -> None:
@@ -31,13 +49,13 @@ class Exporter(Protocol):
         """Monotonic time at which :meth:`maintain` has work, or ``None`` for nothing pending."""
 
     def pending(self) -> int:
-        """Envelopes handed over by this process and not yet accepted (held or persisted)."""
+        """Items handed over by this process and not yet accepted (held or persisted)."""
 
-    def persist_pending(self, extra: Sequence[Envelope] = ()) -> int:
+    def persist_pending(self, extra: Sequence[WireIn] = ()) -> int:
         """Save everything held in memory (a batch in flight too, and ``extra``) to storage.
 
         Called at exit, possibly from another thread while a send hangs. Returns how many
-        envelopes were saved.
+        items were saved.
         """
 
     def close(self) -> None:

@@ -358,6 +358,7 @@ class AzureMonitorExporter:
         if store is None or self._closed.is_set():
             return
         lease_s = self._config.request_timeout_s + 5.0
+        delivered = 0
         for blob, envelopes in store.leased(_DRAIN_BLOBS_PER_PASS, lease_s):
             self._draining = blob
             try:
@@ -368,14 +369,17 @@ class AzureMonitorExporter:
             self._stats.add_sent(verdict.accepted)
             self._count_drops(verdict)
             if verdict.retry and verdict.accepted == 0 and not verdict.dropped:
-                blob.lease(0 if self._closed.is_set() else self._config.storage_retry_interval_s)
+                store.release(blob)  # retried when the endpoint is back, not when a lease ends
                 self._blocked_until = time.monotonic() + self._backoff(1, verdict.retry_after_s)
                 return
             if verdict.retry:
                 store.put(verdict.retry)
             store.done(blob)
+            delivered += 1
             if self._closed.is_set():
                 return
+        if delivered == _DRAIN_BLOBS_PER_PASS:
+            self._next_drain = 0.0  # more may be waiting: carry on at the next turn
 
 
 def _without_storage(config: TelemetryConfig) -> TelemetryConfig:

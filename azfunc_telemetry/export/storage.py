@@ -2,15 +2,21 @@
 
 The files are those of opencensus-ext-azure's ``LocalFileStorage``: JSON-lines blobs named
 ``<UTC time>-<random>.blob``, renamed to ``...@<lease end>.lock`` while a process sends them, so
-two processes (or a process and its successor) never send the same blob at once. Reading and
-leasing go through ``LocalFileStorage``; writing, the size cap and retention are done here,
-because opencensus gets them wrong for us:
+two processes (or a process and its successor) never send the same blob at once. Listing,
+leasing, reading and deleting go through opencensus' public API (``LocalFileStorage.gets()``,
+``LocalFileBlob.lease()``/``get()``/``delete()``); writing, the size cap and retention are done
+here, because opencensus gets them wrong for us:
 
 * its files are created with the process umask (we create them ``0o600`` in a ``0o700``
   directory we own);
 * its size check runs before a write, so a full store still accepts one more batch of any size
   (our cap is exact: a blob is written only when it fits);
-* its retention deletes blobs silently (we count the items as ``storage_expired``).
+* its retention deletes blobs silently (we count the items as ``storage_expired``);
+* its constructor starts a maintenance thread, which cannot start at interpreter exit on
+  Python 3.12+: it is only built to read (never at exit), and writing does not need it.
+
+Several processes may share one folder. A blob this process wrote counts as pending only while
+it is still on disk, so when another process sends it, ``flush()`` here stops waiting for it.
 
 The import of opencensus happens on first use, on the export thread, never at
 ``import azfunc_telemetry``.
@@ -41,6 +47,9 @@ _TIME_LENGTH = len("2000-01-01T000000.000000")
 #: counting sweep always gets there first.
 _OPENCENSUS_RETENTION_SLACK_S = 3600
 _SWEEP_INTERVAL_S = 1.0
+#: How long every listing must miss a blob of ours before it counts as gone (sent or deleted
+#: by another process): a rename during a listing hides a file only for that listing.
+_GONE_AFTER_S = 0.5
 
 
 def has_blobs(path: str) -> bool:
@@ -71,25 +80,20 @@ def _prepare_directory(path: str) -> None:
         os.chmod(path, 0o700)
 
 
-def _open_without_thread(path: str, max_bytes: int, retention_s: int) -> Any:
-    """opencensus' ``LocalFileStorage`` without its maintenance thread.
+def _open_for_reading(path: str, max_bytes: int, retention_s: int) -> Any:
+    """opencensus' ``LocalFileStorage`` for ``path``, or ``None`` when it cannot start now.
 
-    Its constructor starts a thread that every minute does what ``gets()`` (leases expire,
-    old blobs and stale ``.tmp`` files go) and our :meth:`PersistentStore.sweep` do anyway
-    when storage is used. A thread cannot be started at interpreter exit on Python 3.12,
-    which is exactly when a hung endpoint's items must be saved, so none is started.
+    Its maintenance thread cannot be started at interpreter exit (``RuntimeError``), when
+    nothing is read anyway; the next process reads what is left.
     """
     from opencensus.ext.azure.common.storage import LocalFileStorage
 
-    storage = LocalFileStorage.__new__(LocalFileStorage)
-    storage.path = path
-    storage.max_size = max_bytes
-    storage.maintenance_period = 60
-    storage.retention_period = retention_s
-    storage.write_timeout = 60
-    storage._maintenance_task = None
-    storage._maintenance_routine()
-    return storage
+    try:
+        return LocalFileStorage(
+            path, max_size=max_bytes, retention_period=retention_s, source="azfunc-telemetry"
+        )
+    except RuntimeError:
+        return None
 
 
 class PersistentStore:
@@ -106,10 +110,11 @@ class PersistentStore:
         self._stats = stats
         self._lock = threading.Lock()
         self._own: dict[str, int] = {}
+        #: When listings started to miss a blob of ``_own`` (see :meth:`own_pending`).
+        self._missing_since: dict[str, float] = {}
         self._next_sweep = 0.0
-        self._storage: Any = _open_without_thread(
-            self.path, max_bytes, int(retention_s) + _OPENCENSUS_RETENTION_SLACK_S
-        )
+        #: opencensus' storage, opened when first read (see :func:`_open_for_reading`).
+        self._reader: Any = None
 
     def put(self, envelopes: Sequence[Envelope]) -> bool:
         """Persist ``envelopes``; counts them as persisted, or as dropped when storage is full."""
@@ -194,6 +199,7 @@ class PersistentStore:
             expired += count
             with self._lock:
                 self._own.pop(_blob_key(full), None)
+                self._missing_since.pop(_blob_key(full), None)
         if expired:
             self._stats.add_dropped("storage_expired", expired)
             warn_once(
@@ -207,8 +213,14 @@ class PersistentStore:
     def leased(self, limit: int, lease_s: float) -> Iterator[tuple[Any, list[Envelope]]]:
         """Up to ``limit`` stored blobs, oldest first, each leased for ``lease_s`` seconds."""
         self.sweep()
+        if self._reader is None:
+            self._reader = _open_for_reading(
+                self.path, self._max_bytes, int(self._retention_s) + _OPENCENSUS_RETENTION_SLACK_S
+            )
+            if self._reader is None:
+                return
         taken = 0
-        for blob in self._storage.gets():
+        for blob in self._reader.gets():
             if taken >= limit:
                 return
             if blob.lease(lease_s) is None:
@@ -225,11 +237,44 @@ class PersistentStore:
         blob.delete()
         with self._lock:
             self._own.pop(_blob_key(blob.fullpath), None)
+            self._missing_since.pop(_blob_key(blob.fullpath), None)
+
+    def release(self, blob: Any) -> None:
+        """Hand a leased blob back at once (its send failed): it waits for the next attempt of
+        whichever process comes first, not for a lease to run out."""
+        blob.lease(0)
 
     def own_pending(self) -> int:
-        """Envelopes this process persisted that are still on disk."""
+        """Envelopes this process persisted that are still on disk.
+
+        A blob of ours that another process sent (and deleted) no longer counts, nor does
+        one that expired; a blob another process is sending (leased) still does. A listing
+        can miss a file renamed while it is read (a lease taken or handed back), so a blob is
+        judged gone only when every listing for :data:`_GONE_AFTER_S` missed it.
+        """
         with self._lock:
+            if not self._own:
+                return 0
+            known = list(self._own)  # a blob written after the listing is not judged by it
+        try:
+            present = {_blob_key(name) for name in os.listdir(self.path)}
+        except OSError:
+            present = set(known)
+        now = time.monotonic()
+        with self._lock:
+            for key in known:
+                if key in present:
+                    self._missing_since.pop(key, None)
+                    continue
+                since = self._missing_since.setdefault(key, now)
+                if now - since >= _GONE_AFTER_S and key in self._own:
+                    del self._own[key]
+                    del self._missing_since[key]
             return sum(self._own.values())
 
     def close(self) -> None:
-        """Nothing to release: no thread, and every file is closed after each use."""
+        """Stop opencensus' maintenance thread, if reading started it; files are closed after
+        each use."""
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            reader.close()

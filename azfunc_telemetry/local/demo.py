@@ -5,8 +5,11 @@ library at it, and runs the functions of :mod:`~azfunc_telemetry.local.demo_app`
 through :class:`~azfunc_telemetry.testing.LocalDispatcher`, the way the Functions worker runs
 them: sync functions on a thread pool sized by ``PYTHON_THREADPOOL_THREAD_COUNT`` (4 unless set,
 small enough that the slow report saturates it), async ones on one event loop, each with its own
-``Context`` and ``traceparent``. Once everything is delivered it runs every
-:data:`~azfunc_telemetry.local.cookbook.COOKBOOK` query against the store and prints the tables.
+``Context`` and ``traceparent``. The dispatcher also writes the host's ``Host.Results`` request
+row for each invocation, so the store holds what Application Insights holds for a function app:
+the host's requests with the library's telemetry beneath them. Once everything is delivered it
+runs every :data:`~azfunc_telemetry.local.cookbook.COOKBOOK` query against the store and prints
+the tables.
 """
 
 from __future__ import annotations
@@ -21,16 +24,18 @@ from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import Future, wait
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import azfunc_telemetry
 from azfunc_telemetry import runtime
-from azfunc_telemetry.local import demo_app
 from azfunc_telemetry.local.cookbook import COOKBOOK
 from azfunc_telemetry.local.kql import KqlError, QueryResult, format_table, run_query
 from azfunc_telemetry.local.sink import TelemetrySink
 from azfunc_telemetry.local.store import TelemetryStore
 from azfunc_telemetry.testing import FakeContext, LocalDispatcher
+
+if TYPE_CHECKING:
+    from azfunc_telemetry.local import demo_app
 
 __all__ = [
     "DEFAULT_POOL_SIZE",
@@ -70,6 +75,8 @@ class WorkloadResult:
         showcase_invocation_id: A fan-out invocation, whose logs come from several threads.
         delivered: Whether every item reached the sink before the deadline.
         rows_stored: Rows the sink wrote.
+        host_requests: ``requests`` rows written the way the Functions host writes them
+            (category ``Host.Results``), one per invocation unless host.json turns them off.
         elapsed_s: Wall time of the whole run, delivery included.
     """
 
@@ -80,6 +87,7 @@ class WorkloadResult:
     delivered: bool
     rows_stored: int
     elapsed_s: float
+    host_requests: int = 0
 
     def counts(self) -> dict[str, int]:
         """Invocations per function name."""
@@ -123,7 +131,6 @@ def run_workload(
     if rounds < 1:
         raise ValueError("the workload needs at least one round")
     size = pool_size or demo_pool_size()
-    planned = demo_app.plan(rounds)
     root = logging.getLogger()
     previous_level = root.level
     started = time.perf_counter()
@@ -139,7 +146,11 @@ def run_workload(
                 storage_enabled=False,
                 cloud_role="azfunc-telemetry-demo",
             )
-            records = _invoke_all(planned, size)
+            # Imported once telemetry is set up: decorating the app's functions would
+            # otherwise set it up from app settings first.
+            from azfunc_telemetry.local import demo_app
+
+            records, host_requests = _invoke_all(demo_app.plan(rounds), size)
             delivered = azfunc_telemetry.flush(_FLUSH_TIMEOUT_S)
         finally:
             azfunc_telemetry.shutdown(2.0)
@@ -154,13 +165,17 @@ def run_workload(
         delivered=delivered,
         rows_stored=rows_stored,
         elapsed_s=time.perf_counter() - started,
+        host_requests=host_requests,
     )
 
 
 def _invoke_all(
     planned: Sequence[demo_app.PlannedInvocation], pool_size: int
-) -> list[InvocationRecord]:
+) -> tuple[list[InvocationRecord], int]:
     """Start every invocation at once, as a burst of triggers would, and wait for all.
+
+    Returns:
+        The invocations, and how many request rows the dispatcher wrote as the host.
 
     Raises:
         RuntimeError: An invocation did not finish in time, or failed (or succeeded) when the
@@ -175,6 +190,10 @@ def _invoke_all(
         _done, pending = wait([future for _, _, future in started], _INVOCATION_TIMEOUT_S)
         if pending:
             raise RuntimeError(f"{len(pending)} demo invocations did not finish in time")
+    host = dispatcher.host_telemetry
+    host_requests = host.sent if host is not None else 0
+    from azfunc_telemetry.local import demo_app
+
     records = []
     for item, context, future in started:
         error = future.exception()
@@ -183,7 +202,7 @@ def _invoke_all(
             outcome = f"failed with {error!r}" if error else "succeeded"
             raise RuntimeError(f"{item.function_name} {outcome} unexpectedly") from error
         records.append(InvocationRecord(item.function_name, context.invocation_id, item.fails))
-    return records
+    return records, host_requests
 
 
 def _write(text: str = "") -> None:
@@ -199,10 +218,21 @@ def _shown(result: QueryResult) -> QueryResult:
 def _describe(result: WorkloadResult) -> str:
     per_function = ", ".join(f"{name} x{count}" for name, count in result.counts().items())
     failed = len(result.failed_ids())
+    if result.host_requests:
+        shape = (
+            f"As the Functions host does, the demo wrote {result.host_requests} requests rows "
+            "(category Host.Results); azfunc_telemetry reported each invocation under its row "
+            "as an InProc dependency, with its logs and spans beneath."
+        )
+    else:
+        shape = (
+            "host.json turns the host's request rows off, so azfunc_telemetry reported each "
+            "invocation as a requests row."
+        )
     return (
         f"Ran {len(result.invocations)} invocations ({per_function}) on a pool of "
         f"{result.pool_size} threads ({_POOL_SETTING}); {failed} failed on purpose. "
-        f"{result.rows_stored} rows stored in {result.elapsed_s:.1f} s."
+        f"{result.rows_stored} rows stored in {result.elapsed_s:.1f} s.\n{shape}"
     )
 
 
@@ -241,6 +271,8 @@ def _run(path: str, *, existing: bool, kept: bool) -> int:
     if kept:
         _write(f"The database is kept at {os.path.abspath(path)}; explore it with")
         _write(f"    azfunc-telemetry query --db {path} 'requests | take 10'")
+        _write("and see its invocations and concurrency timeline in a browser with")
+        _write(f"    azfunc-telemetry ui --db {path}   (http://127.0.0.1:8643/)")
     _write(
         "To see your own app: run `azfunc-telemetry sink`, point "
         "APPLICATIONINSIGHTS_CONNECTION_STRING at the connection string it prints "

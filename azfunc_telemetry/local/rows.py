@@ -17,7 +17,7 @@ from typing import Any
 
 from azfunc_telemetry.ingestion.protocol import parse_envelope_time
 
-__all__ = ["Row", "envelope_rows", "parse_duration_ms"]
+__all__ = ["Row", "envelope_rows", "parse_duration_ms", "performance_bucket"]
 
 _BASE_TYPE_TABLES = {
     "MessageData": ("traces", "trace"),
@@ -36,6 +36,31 @@ _MAX_DATA = 8192
 _MAX_URL = 2048
 _MAX_PROPERTY_KEY = 150
 _MAX_PROPERTY_VALUE = 8192
+
+# The service's request/dependency duration buckets: (upper bound in ms, label).
+_PERFORMANCE_BUCKETS = (
+    (250.0, "<250ms"),
+    (500.0, "250ms-500ms"),
+    (1000.0, "500ms-1sec"),
+    (3000.0, "1sec-3sec"),
+    (7000.0, "3sec-7sec"),
+    (15000.0, "7sec-15sec"),
+    (30000.0, "15sec-30sec"),
+    (60000.0, "30sec-1min"),
+    (120000.0, "1min-2min"),
+    (300000.0, "2min-5min"),
+)
+# Context columns copied from envelope tags.
+_CONTEXT_TAGS = (
+    ("user_Id", "ai.user.id"),
+    ("user_AuthenticatedId", "ai.user.authUserId"),
+    ("user_AccountId", "ai.user.accountId"),
+    ("application_Version", "ai.application.ver"),
+    ("client_Model", "ai.device.model"),
+    ("client_OS", "ai.device.osVersion"),
+    ("session_Id", "ai.session.id"),
+    ("operation_SyntheticSource", "ai.operation.syntheticSource"),
+)
 
 Row = dict[str, Any]
 """One table row: column name to the value stored in SQLite."""
@@ -59,6 +84,16 @@ def parse_duration_ms(value: object) -> float | None:
     whole_s = int(days or 0) * 86400 + int(hours) * 3600 + int(minutes) * 60 + int(seconds)
     total_s = whole_s + (float(f"0.{fraction}") if fraction else 0.0)
     return round(total_s * 1000.0, 6)
+
+
+def performance_bucket(duration_ms: float | None) -> str | None:
+    """The service's ``performanceBucket`` label for a duration, such as ``<250ms``."""
+    if duration_ms is None:
+        return None
+    for upper, label in _PERFORMANCE_BUCKETS:
+        if duration_ms < upper:
+            return label
+    return ">=5min"
 
 
 def _text(value: object, limit: int) -> str | None:
@@ -140,6 +175,7 @@ def _requests(base: Mapping[str, Any]) -> list[Row]:
             "resultCode": _text(base.get("responseCode"), _MAX_NAME),
             "success": _success(base.get("success")),
             "duration": parse_duration_ms(base.get("duration")),
+            "performanceBucket": performance_bucket(parse_duration_ms(base.get("duration"))),
         }
     ]
 
@@ -155,6 +191,7 @@ def _dependencies(base: Mapping[str, Any]) -> list[Row]:
             "resultCode": _text(base.get("resultCode"), _MAX_NAME),
             "success": _success(base.get("success")),
             "duration": parse_duration_ms(base.get("duration")),
+            "performanceBucket": performance_bucket(parse_duration_ms(base.get("duration"))),
         }
     ]
 
@@ -183,6 +220,7 @@ def _exceptions(base: Mapping[str, Any]) -> list[Row]:
     outer: Mapping[str, Any] = details[0] if details else {}
     innermost: Mapping[str, Any] = details[-1] if details else {}
     method, assembly = _raise_site(innermost)
+    outer_method, outer_assembly = _raise_site(outer)
     outer_type = _text(outer.get("typeName"), _MAX_NAME)
     problem_id = base.get("problemId")
     if not problem_id and outer_type:
@@ -200,6 +238,10 @@ def _exceptions(base: Mapping[str, Any]) -> list[Row]:
             "details": json.dumps(details, default=str),
             "severityLevel": _int(base.get("severityLevel")),
             "problemId": _text(problem_id, _MAX_NAME),
+            "outerMethod": outer_method,
+            "outerAssembly": outer_assembly,
+            "innermostMethod": method,
+            "innermostAssembly": assembly,
         }
     ]
 
@@ -280,7 +322,12 @@ def envelope_rows(envelope: Mapping[str, Any]) -> tuple[str, list[Row]] | None:
         "sdkVersion": _text(tags.get("ai.internal.sdkVersion"), 64),
         "customDimensions": _dimensions(base.get("properties")),
         "customMeasurements": _measurements(base.get("measurements")),
+        # Server telemetry is "PC" to the service, and it masks the client address.
+        "client_Type": "Browser" if tags.get("ai.device.type") == "Browser" else "PC",
+        "client_IP": "0.0.0.0",
     }
+    for column, tag in _CONTEXT_TAGS:
+        common[column] = _text(tags.get(tag), _MAX_NAME)
     rows = [
         {**common, "itemId": str(uuid.uuid4()), **specific}
         for specific in _ROW_BUILDERS[table](base)

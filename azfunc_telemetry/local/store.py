@@ -17,6 +17,7 @@ import json
 import os
 import sqlite3
 import threading
+import urllib.parse
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -29,6 +30,7 @@ __all__ = [
     "TABLES",
     "TelemetryStore",
     "UnknownTableError",
+    "connect_read_only",
     "parse_duration_ms",
 ]
 
@@ -58,6 +60,20 @@ def _decode(kind: str, value: Any) -> Any:
     return value
 
 
+def connect_read_only(path: str | os.PathLike[str]) -> sqlite3.Connection:
+    """Open an existing store so that SQLite refuses every write through the connection.
+
+    Raises:
+        sqlite3.OperationalError: The file does not exist or cannot be opened.
+    """
+    uri = "file:" + urllib.parse.quote(os.path.abspath(os.fspath(path))) + "?mode=ro"
+    connection = sqlite3.connect(
+        uri, uri=True, timeout=30.0, isolation_level=None, check_same_thread=False
+    )
+    connection.execute("PRAGMA busy_timeout = 30000")
+    return connection
+
+
 class TelemetryStore:
     """SQLite database with one table per Application Insights telemetry type.
 
@@ -65,19 +81,26 @@ class TelemetryStore:
     shared by several processes.
 
     Args:
-        path: Database file; created if absent.
+        path: Database file; created if absent (unless ``read_only``).
+        read_only: Open an existing database for reading only, as viewers and queries that must
+            never change the telemetry do: SQLite itself then refuses every write.
     """
 
     TABLES = TABLES
     """The tables this store keeps (same as the module constant)."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, read_only: bool = False) -> None:
         self._path = os.fspath(path)
+        self._missing: dict[str, tuple[str, ...]] = {}  # see _missing_columns
         self._lock = threading.Lock()
         self._skipped = 0
+        self._connection: sqlite3.Connection | None
+        if read_only:
+            self._connection = connect_read_only(self._path)
+            return
         # One connection guarded by a lock serialises this process's threads; WAL and the busy
         # timeout let other processes write the same file concurrently.
-        self._connection: sqlite3.Connection | None = sqlite3.connect(
+        self._connection = sqlite3.connect(
             self._path, timeout=30.0, isolation_level=None, check_same_thread=False
         )
         try:
@@ -98,8 +121,19 @@ class TelemetryStore:
                     f'"{name}" {_SQL_TYPES.get(kind, "TEXT")}' for name, kind in kinds.items()
                 )
                 connection.execute(f'CREATE TABLE IF NOT EXISTS "{table}" ({columns})')
+                # A store written by an older version lacks the newer columns: add them.
+                present = {row[1] for row in connection.execute(f'PRAGMA table_info("{table}")')}
+                for name, kind in kinds.items():
+                    if name not in present:
+                        sql_type = _SQL_TYPES.get(kind, "TEXT")
+                        connection.execute(f'ALTER TABLE "{table}" ADD COLUMN "{name}" {sql_type}')
                 connection.execute(
                     f'CREATE INDEX IF NOT EXISTS "ix_{table}_timestamp" ON "{table}" (timestamp)'
+                )
+                # Drill-down by operation and joins on it read this index instead of the table.
+                connection.execute(
+                    f'CREATE INDEX IF NOT EXISTS "ix_{table}_operation_Id"'
+                    f' ON "{table}" (operation_Id)'
                 )
             connection.execute("COMMIT")
         except BaseException:
@@ -172,6 +206,40 @@ class TelemetryStore:
         self._check_table(table)
         return tuple(COLUMN_TYPES[table])
 
+    def column_types(self, table: str) -> dict[str, str]:
+        """Column name to Kusto type (``string``, ``long``, ``datetime``...) for ``table``.
+
+        Raises:
+            UnknownTableError: ``table`` is not one of :data:`TABLES`.
+        """
+        self._check_table(table)
+        return dict(COLUMN_TYPES[table])
+
+    def _missing_columns(self, table: str) -> tuple[str, ...]:
+        """Columns of :data:`COLUMN_TYPES` the database file lacks (one not migrated yet, such
+        as an older store opened only for reading); they read as null."""
+        missing = self._missing.get(table)
+        if missing is None:
+            with self._lock:
+                info = self._require_connection().execute(f'PRAGMA table_info("{table}")')
+                present = {row[1] for row in info}
+            missing = tuple(name for name in COLUMN_TYPES[table] if name not in present)
+            self._missing[table] = missing
+        return missing
+
+    def table_sql(self, table: str) -> str:
+        """SQL naming ``table`` with every column of :data:`COLUMN_TYPES`, for queries.
+
+        Normally the quoted table name; for a database lacking newer columns, a subquery that
+        adds them as nulls (keeping ``rowid``), so the same SQL runs on old and new stores.
+        """
+        self._check_table(table)
+        missing = self._missing_columns(table)
+        if not missing:
+            return f'"{table}"'
+        nulls = ", ".join(f'NULL AS "{name}"' for name in missing)
+        return f'(SELECT rowid AS rowid, *, {nulls} FROM "{table}")'
+
     def rows(self, table: str) -> list[dict[str, Any]]:
         """All rows of ``table`` in insertion order, decoded to Python values.
 
@@ -182,16 +250,31 @@ class TelemetryStore:
         kinds = COLUMN_TYPES[table]
         names = tuple(kinds)
         quoted = ", ".join(f'"{name}"' for name in names)
+        source = self.table_sql(table)
         with self._lock:
             fetched = (
                 self._require_connection()
-                .execute(f'SELECT {quoted} FROM "{table}" ORDER BY rowid')
+                .execute(f"SELECT {quoted} FROM {source} ORDER BY rowid")
                 .fetchall()
             )
         return [
             {name: _decode(kinds[name], value) for name, value in zip(names, row, strict=True)}
             for row in fetched
         ]
+
+    def read_sql(self, sql: str) -> list[tuple[Any, ...]]:
+        """Run one read-only SQL statement and return its rows.
+
+        The KQL engine uses this to let SQLite filter, group and sort before rows are decoded;
+        the connection refuses writes for the statement's duration.
+        """
+        with self._lock:
+            connection = self._require_connection()
+            connection.execute("PRAGMA query_only = ON")
+            try:
+                return connection.execute(sql).fetchall()
+            finally:
+                connection.execute("PRAGMA query_only = OFF")
 
     def count(self, table: str) -> int:
         """Number of rows in ``table``."""

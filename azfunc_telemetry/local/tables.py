@@ -26,6 +26,27 @@ _COMMON_COLUMNS: tuple[tuple[str, str], ...] = (
     ("customMeasurements", "dynamic"),
 )
 
+# Context columns every classic table has; appended after a table's own columns, the order a
+# store created before they existed gets when it adds them.
+_CONTEXT_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("user_Id", "string"),
+    ("user_AuthenticatedId", "string"),
+    ("user_AccountId", "string"),
+    ("application_Version", "string"),
+    ("client_Type", "string"),
+    ("client_Model", "string"),
+    ("client_OS", "string"),
+    ("client_IP", "string"),
+    ("client_City", "string"),
+    ("client_StateOrProvince", "string"),
+    ("client_CountryOrRegion", "string"),
+    ("client_Browser", "string"),
+    ("session_Id", "string"),
+    ("operation_SyntheticSource", "string"),
+    ("appId", "string"),
+    ("appName", "string"),
+)
+
 _TABLE_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
     "traces": (("message", "string"), ("severityLevel", "int")),
     "requests": (
@@ -36,6 +57,7 @@ _TABLE_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
         ("resultCode", "string"),
         ("success", "bool"),
         ("duration", "real"),
+        ("performanceBucket", "string"),
     ),
     "dependencies": (
         ("id", "string"),
@@ -46,6 +68,7 @@ _TABLE_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
         ("resultCode", "string"),
         ("success", "bool"),
         ("duration", "real"),
+        ("performanceBucket", "string"),
     ),
     "exceptions": (
         ("type", "string"),
@@ -59,6 +82,11 @@ _TABLE_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
         ("details", "dynamic"),
         ("severityLevel", "int"),
         ("problemId", "string"),
+        ("handledAt", "string"),
+        ("outerMethod", "string"),
+        ("outerAssembly", "string"),
+        ("innermostMethod", "string"),
+        ("innermostAssembly", "string"),
     ),
     "customMetrics": (
         ("name", "string"),
@@ -76,7 +104,8 @@ TABLES: tuple[str, ...] = tuple(_TABLE_COLUMNS)
 """The classic Application Insights tables the store keeps."""
 
 COLUMN_TYPES: dict[str, dict[str, str]] = {
-    table: dict(_COMMON_COLUMNS + columns) for table, columns in _TABLE_COLUMNS.items()
+    table: dict(_COMMON_COLUMNS + columns + _CONTEXT_COLUMNS)
+    for table, columns in _TABLE_COLUMNS.items()
 }
 """Per table, column name to Kusto type (``datetime``, ``string``, ``long``, ``int``,
 ``real``, ``bool``, ``dynamic``), in column order."""

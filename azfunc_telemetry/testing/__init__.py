@@ -4,7 +4,8 @@
   Point ``setup(connection_string=emulator.connection_string)`` at it and assert on what
   arrives, or script failures (throttling, outages, partial success) to test resilience.
 * :class:`FakeContext`: a ``func.Context`` for calling your function directly in a unit test.
-* :class:`LocalDispatcher`: runs functions concurrently the way the Functions worker does.
+* :class:`LocalDispatcher`: runs functions concurrently the way the Functions worker does, and
+  writes the host's request row per invocation (:class:`HostTelemetry`) as the host does.
 """
 
 from __future__ import annotations
@@ -13,12 +14,15 @@ from ..export.memory import InMemoryExporter
 from .dispatcher import LocalDispatcher
 from .emulator import IngestionEmulator, RecordedRequest, ScriptedResponse
 from .fakes import WORKER_THREAD_LOCAL, FakeContext, FakeRetryContext, FakeTraceContext
+from .host import HostRequest, HostTelemetry
 
 __all__ = [
     "WORKER_THREAD_LOCAL",
     "FakeContext",
     "FakeRetryContext",
     "FakeTraceContext",
+    "HostRequest",
+    "HostTelemetry",
     "InMemoryExporter",
     "IngestionEmulator",
     "LocalDispatcher",

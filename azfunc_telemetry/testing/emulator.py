@@ -170,12 +170,7 @@ class IngestionEmulator:
         envelopes = self.envelopes
         if base_type is None:
             return envelopes
-        return [
-            envelope
-            for envelope in envelopes
-            if isinstance(envelope.get("data"), dict)
-            and envelope["data"].get("baseType") == base_type
-        ]
+        return [envelope for envelope in envelopes if _base_type(envelope) == base_type]
 
     def wait_for(
         self, predicate: Callable[[list[dict[str, Any]]], bool], timeout: float = 10.0
@@ -202,6 +197,26 @@ class IngestionEmulator:
                         f"{len(self._envelopes)} envelope(s) in {len(self._requests)} request(s)"
                     )
                 self._condition.wait(remaining)
+
+    def wait_for_telemetry(
+        self, base_type: str, count: int = 1, timeout: float = 10.0
+    ) -> list[dict[str, Any]]:
+        """Block until at least ``count`` items of ``base_type`` arrived; return only those.
+
+        Args:
+            base_type: the ``data.baseType`` asked for, e.g. ``"RequestData"`` or
+                ``"MessageData"`` (see :meth:`telemetry`).
+            count: how many of them to wait for.
+            timeout: seconds to wait.
+
+        Raises:
+            TimeoutError: Fewer items of that type arrived within ``timeout`` seconds.
+        """
+        self.wait_for(
+            lambda envelopes: sum(1 for e in envelopes if _base_type(e) == base_type) >= count,
+            timeout,
+        )
+        return self.telemetry(base_type)
 
     def wait_for_requests(self, count: int, timeout: float = 10.0) -> list[RecordedRequest]:
         """Block until at least ``count`` requests arrived and return them all.
@@ -338,3 +353,9 @@ class IngestionEmulator:
                 while not stopped() and self._releases == releases:
                     self._condition.wait()
             return not stopped()
+
+
+def _base_type(envelope: dict[str, Any]) -> object:
+    """An envelope's ``data.baseType`` (``None`` for an envelope without one)."""
+    data = envelope.get("data")
+    return data.get("baseType") if isinstance(data, dict) else None

@@ -40,21 +40,31 @@ def delivered(emulator: IngestionEmulator, base_type: str) -> list[dict[str, Any
     ]
 
 
+def invocations(emulator: IngestionEmulator) -> list[dict[str, Any]]:
+    """The invocation items: ``InProc`` dependencies, each a child of the host's request."""
+    return [d for d in delivered(emulator, "RemoteDependencyData") if d["type"] == "InProc"]
+
+
+def spans(emulator: IngestionEmulator) -> list[dict[str, Any]]:
+    """The dependencies the functions' own ``span()`` calls reported."""
+    return [d for d in delivered(emulator, "RemoteDependencyData") if d["type"] != "InProc"]
+
+
 def http(function: str, **params: str) -> func.HttpRequest:
     """A GET request to one of the app's HTTP functions."""
     return func.HttpRequest(method="GET", body=b"", url=f"/api/{function}", params=params)
 
 
 def test_http_sync_reports_request_trace_and_dependency(emulator: IngestionEmulator) -> None:
-    """HttpSync: a request joined to the host's trace, a tagged trace, and the database span."""
+    """HttpSync: an invocation under the host's request, a tagged trace, and the database span."""
     context = FakeContext("HttpSync", trace_parent=TRACEPARENT)
 
     http_sync(http("HttpSync", name="ada"), context)
 
-    (request,) = delivered(emulator, "RequestData")
+    (request,) = invocations(emulator)
     assert request["name"] == "HttpSync"
     assert request["success"] is True
-    assert request["responseCode"] == "200"
+    assert request["resultCode"] == "200"
     assert request["tags"]["ai.operation.id"] == TRACE_ID
     assert request["tags"]["ai.operation.parentId"] == HOST_SPAN_ID
     assert request["properties"]["invocation_id"] == context.invocation_id
@@ -67,7 +77,7 @@ def test_http_sync_reports_request_trace_and_dependency(emulator: IngestionEmula
     assert trace["properties"]["customer_tier"] == "gold"
     assert trace["tags"]["ai.operation.id"] == TRACE_ID
 
-    (dependency,) = delivered(emulator, "RemoteDependencyData")
+    (dependency,) = spans(emulator)
     assert dependency["name"] == "SELECT customers"
     assert dependency["type"] == "SQL"
     assert dependency["tags"]["ai.operation.parentId"] == request["id"]
@@ -80,12 +90,12 @@ def test_http_async_tags_records_of_its_tasks(emulator: IngestionEmulator) -> No
 
     asyncio.run(http_async(http("HttpAsync", skus="sku-1001,sku-2002,sku-3003"), context))
 
-    (request,) = delivered(emulator, "RequestData")
+    (request,) = invocations(emulator)
     assert request["properties"]["execution_mode"] == "async"
     traces = delivered(emulator, "MessageData")
     assert len(traces) == 4  # three quotes, one summary
     assert {trace["properties"]["invocation_id"] for trace in traces} == {context.invocation_id}
-    dependencies = delivered(emulator, "RemoteDependencyData")
+    dependencies = spans(emulator)
     assert sorted(d["name"] for d in dependencies) == [
         "GET /prices/sku-1001",
         "GET /prices/sku-2002",
@@ -97,14 +107,14 @@ def test_http_async_tags_records_of_its_tasks(emulator: IngestionEmulator) -> No
 def test_queue_worker_failure_is_a_failed_request_with_its_exception(
     emulator: IngestionEmulator,
 ) -> None:
-    """QueueWorker: a rejected order gives a failed request and an exception with the same id."""
+    """QueueWorker: a rejected order gives a failed invocation and an exception with its id."""
     context = FakeContext("QueueWorker")
     msg = func.QueueMessage(id="m-1", body=b'{"id": "o-7", "sku": "sku-1001", "quantity": 0}')
 
     with pytest.raises(InvalidOrderError):
         queue_worker(msg, OutputBinding(), context)
 
-    (request,) = delivered(emulator, "RequestData")
+    (request,) = invocations(emulator)
     assert request["success"] is False
     assert request["properties"]["trigger_type"] == "queueTrigger"
     (exception,) = delivered(emulator, "ExceptionData")
@@ -124,10 +134,10 @@ def test_queue_worker_logs_inside_its_span(emulator: IngestionEmulator) -> None:
     queue_worker(msg, processed, FakeContext("QueueWorker"))
 
     assert json.loads(processed.get())["order_id"] == "o-8"
-    (dependency,) = delivered(emulator, "RemoteDependencyData")
+    (dependency,) = spans(emulator)
     traces = {trace["message"]: trace for trace in delivered(emulator, "MessageData")}
     assert traces["Reserved 3 x sku-2002"]["tags"]["ai.operation.parentId"] == dependency["id"]
-    (request,) = delivered(emulator, "RequestData")
+    (request,) = invocations(emulator)
     assert traces["Processing order o-8"]["tags"]["ai.operation.parentId"] == request["id"]
 
 
@@ -139,7 +149,7 @@ def test_function_without_context_is_tagged_with_the_worker_context(
 
     no_context(TimerRequest(past_due=True), context=context)
 
-    (request,) = delivered(emulator, "RequestData")
+    (request,) = invocations(emulator)
     assert request["name"] == "NoContext"
     assert request["properties"]["trigger_type"] == "timerTrigger"
     traces = delivered(emulator, "MessageData")
@@ -164,7 +174,7 @@ def test_fan_out_threads_log_under_the_invocation(emulator: IngestionEmulator) -
     assert "Audit record written for 42.75" in messages  # thread_local_storage
     assert {trace["properties"]["invocation_id"] for trace in traces} == {context.invocation_id}
     assert {trace["properties"]["function_name"] for trace in traces} == {"FanOut"}
-    dependencies = delivered(emulator, "RemoteDependencyData")
+    dependencies = spans(emulator)
     assert len(dependencies) == len(pricing.PRICES)
     assert {d["properties"]["invocation_id"] for d in dependencies} == {context.invocation_id}
 
@@ -179,7 +189,7 @@ def test_slow_reports_saturate_a_small_pool(emulator: IngestionEmulator) -> None
         ]
         assert [future.result(timeout=30).status_code for future in futures] == [200] * 6
 
-    requests = delivered(emulator, "RequestData")
+    requests = invocations(emulator)
     assert len(requests) == 6
     dimensions = [request["properties"] for request in requests]
     assert {d["pool_size"] for d in dimensions} == {"2"}

@@ -56,10 +56,10 @@ def test_hello_greets(functions: dict[str, Callable[..., Any]]) -> None:
     assert resp.get_body() == b"Hello, Test!"
 
 
-def test_each_function_reports_a_request(
+def test_each_function_reports_its_invocation(
     emulator: IngestionEmulator, functions: dict[str, Callable[..., Any]]
 ) -> None:
-    """Sync, async and queue functions each produce a request and tagged traces."""
+    """Sync, async and queue functions each produce an invocation item and tagged traces."""
     contexts = {name: FakeContext(name) for name in functions}
     functions["hello"](
         req=func.HttpRequest(method="GET", body=b"", url="/api/hello"), context=contexts["hello"]
@@ -82,7 +82,8 @@ def test_each_function_reports_a_request(
     assert azfunc_telemetry.flush(10.0)
     requests = {
         envelope["data"]["baseData"]["name"]: envelope["data"]["baseData"]
-        for envelope in emulator.telemetry("RequestData")
+        for envelope in emulator.telemetry("RemoteDependencyData")
+        if envelope["data"]["baseData"]["type"] == "InProc"
     }
     assert set(requests) == {"hello", "quote", "process_order"}
     assert requests["quote"]["properties"]["execution_mode"] == "async"
@@ -92,5 +93,9 @@ def test_each_function_reports_a_request(
     for envelope in traces:
         properties = envelope["data"]["baseData"]["properties"]
         assert properties["invocation_id"] == contexts[properties["function_name"]].invocation_id
-    (dependency,) = emulator.telemetry("RemoteDependencyData")
+    (dependency,) = [
+        envelope
+        for envelope in emulator.telemetry("RemoteDependencyData")
+        if envelope["data"]["baseData"]["type"] != "InProc"
+    ]
     assert dependency["data"]["baseData"]["name"] == "GET /prices/sku-1001"

@@ -10,8 +10,8 @@ their own machine::
 
 The engine implements a documented subset of Kusto (see :mod:`.parser` for the grammar). Anything
 outside it raises :class:`KqlError` naming the construct and its position rather than guessing.
-``render`` is accepted as the last operator and ignored, so portal queries that chart their result
-still run.
+``render`` is accepted as the last operator and recorded in :attr:`QueryResult.render`, so portal
+queries that chart their result still run and a viewer can draw the chart they asked for.
 """
 
 from __future__ import annotations
@@ -19,6 +19,6 @@ from __future__ import annotations
 from .errors import KqlError
 from .evaluator import run_query
 from .render import format_table
-from .result import QueryResult, TableSource
+from .result import QueryResult, RenderHint, TableSource
 
-__all__ = ["KqlError", "QueryResult", "TableSource", "format_table", "run_query"]
+__all__ = ["KqlError", "QueryResult", "RenderHint", "TableSource", "format_table", "run_query"]

@@ -193,3 +193,60 @@ AGGREGATE_FUNCTIONS: dict[str, AggregateFunction] = {
     ),
 }  # fmt: skip
 AGGREGATE_FUNCTIONS["any"] = AGGREGATE_FUNCTIONS["take_any"]
+AGGREGATE_FUNCTIONS["makelist"] = AGGREGATE_FUNCTIONS["make_list"]
+AGGREGATE_FUNCTIONS["makeset"] = AGGREGATE_FUNCTIONS["make_set"]
+# count(predicate), the legacy spelling of countif; count() counts every row.
+AGGREGATE_FUNCTIONS["count"] = AggregateFunction(
+    1, 0, 1,
+    lambda rows, _c: [sum(1 for row in rows if not row or row[0] is True)],
+    lambda _a, _c: ["count_"],
+)  # fmt: skip
+AGGREGATE_FUNCTIONS["percentiles_array"] = AggregateFunction(
+    1, 2, None,
+    lambda rows, consts: [[_percentile_value(_present(rows), p) for p in consts]],
+    lambda arg_name, _c: [f"percentiles_{arg_name or ''}"],
+)  # fmt: skip
+AGGREGATE_FUNCTIONS["make_list_if"] = AggregateFunction(
+    2, 2, 3,
+    lambda rows, consts: [_limit(_present(rows, filtered=True), consts)],
+    _prefixed("list"),
+)  # fmt: skip
+AGGREGATE_FUNCTIONS["make_set_if"] = AggregateFunction(
+    2, 2, 3,
+    lambda rows, consts: [_limit(_distinct(_present(rows, filtered=True)), consts)],
+    _prefixed("set"),
+)  # fmt: skip
+AGGREGATE_FUNCTIONS["maxif"] = AggregateFunction(
+    2, 2, 2,
+    lambda rows, _c: [_extreme("maxif", _present(rows, filtered=True), max)],
+    _prefixed("maxif"),
+)  # fmt: skip
+AGGREGATE_FUNCTIONS["minif"] = AggregateFunction(
+    2, 2, 2,
+    lambda rows, _c: [_extreme("minif", _present(rows, filtered=True), min)],
+    _prefixed("minif"),
+)  # fmt: skip
+
+
+def _merge_bags(rows: RowArgs) -> list[Any]:
+    merged: dict[str, Any] = {}
+    for value in _present(rows):
+        if isinstance(value, dict):
+            for key, item in value.items():
+                merged.setdefault(key, item)
+    return [merged]
+
+
+AGGREGATE_FUNCTIONS["make_bag"] = AggregateFunction(
+    1, 1, 2, lambda rows, _c: _merge_bags(rows), _prefixed("bag")
+)
+
+
+def _arg_extreme_placeholder(_rows: RowArgs, _constants: Sequence[Any]) -> list[Any]:
+    raise EvaluationError("arg_max()/arg_min() are computed by summarize")
+
+
+for _name in ("arg_max", "arg_min"):
+    AGGREGATE_FUNCTIONS[_name] = AggregateFunction(
+        1_000_000, 1, None, _arg_extreme_placeholder, lambda arg_name, _c: [arg_name or ""]
+    )

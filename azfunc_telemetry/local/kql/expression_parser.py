@@ -18,7 +18,7 @@ __all__ = ["STRING_OPERATORS", "ExpressionParser"]
 
 STRING_OPERATORS = frozenset(
     f"{word}{suffix}"
-    for word in ("contains", "has", "startswith", "endswith")
+    for word in ("contains", "has", "startswith", "endswith", "hasprefix", "hassuffix")
     for suffix in ("", "_cs")
 )
 _COMPARISON_PUNCT = {"==": "==", "!=": "!=", "<>": "!=", "<": "<", "<=": "<=", ">": ">"}
@@ -26,14 +26,7 @@ _COMPARISON_PUNCT.update({">=": ">=", "=~": "=~", "!~": "!~"})
 # Well-known Kusto functions outside the subset; named in the error so the query is not mistaken
 # for a typo (their arguments, such as `*` in arg_max, may not even parse here).
 _UNSUPPORTED_FUNCTIONS = frozenset(
-    (
-        "arg_max", "arg_min", "bag_keys", "base64_decode_tostring", "base64_encode_tostring",
-        "countof", "datetime_add", "datetime_diff", "datetime_part", "dcount_hll",
-        "extract_all", "format_datetime", "format_timespan", "hash", "hll", "make_bag",
-        "make_list_if", "make_set_if", "materialize", "next", "parse_path", "parse_url",
-        "percentile_tdigest", "percentilesw", "prev", "row_number", "tdigest", "todecimal",
-        "toguid", "toscalar", "trim", "trim_end", "trim_start", "url_decode", "url_encode",
-    )
+    ("dcount_hll", "hash", "hll", "parse_path", "percentile_tdigest", "percentilesw", "tdigest")
 )  # fmt: skip
 _TYPED_NULLS = frozenset(
     ("bool", "boolean", "int", "long", "real", "double", "decimal", "string", "guid")
@@ -98,6 +91,18 @@ class ExpressionParser:
         token = self.expect_ident("a column name")
         return ast.ColumnRef(token.text, token.pos)
 
+    def column_pattern(self) -> ast.ColumnRef:
+        """A column name that may hold ``*`` wildcards (``customDimensions*``, ``*Id``)."""
+        if not self.at_punct("*"):
+            start = self.column()
+            name = start.name
+        else:
+            start = ast.ColumnRef("*", self.advance().pos)
+            name = "*"
+        while self.adjacent(0) and (self.at_punct("*") or self.peek().kind is TokenKind.IDENT):
+            name += self.advance().text
+        return ast.ColumnRef(name, start.pos)
+
     # --- scalar expressions ---------------------------------------------------------------------
 
     def expr(self) -> ast.Expr:
@@ -131,6 +136,12 @@ class ExpressionParser:
             self.advance()
             op = ("!" if negated else "") + word.text
             return ast.Binary(op, left, self.additive(), token.pos)
+        if word.text in ("has_any", "has_all") and not negated:
+            self.advance()
+            self.expect_punct("(")
+            items = self.value_list()
+            self.expect_punct(")")
+            return ast.TermList(word.text, left, tuple(items), token.pos)
         if word.text == "matches" and not negated and self.at_word("regex", 1):
             self.advance()
             self.advance()
@@ -141,10 +152,7 @@ class ExpressionParser:
             if case_insensitive:
                 self.advance()
             self.expect_punct("(")
-            items = [self.expr()]
-            while self.at_punct(","):
-                self.advance()
-                items.append(self.expr())
+            items = self.value_list()
             self.expect_punct(")")
             return ast.InList(left, tuple(items), negated, case_insensitive, token.pos)
         if word.text == "between":
@@ -158,6 +166,28 @@ class ExpressionParser:
         if negated:
             raise KqlError(f"unknown operator '!{word.text}'", token.pos)
         return left
+
+    def query(self) -> ast.Query:
+        """A tabular query; the query parser supplies it."""
+        raise NotImplementedError
+
+    def starts_query(self) -> bool:
+        """Whether the cursor is at a tabular query (``T | ...`` or ``(T | ...)``)."""
+        token = self.peek()
+        if token.kind is TokenKind.IDENT and self.at_punct("|", 1):
+            return True
+        return self.at_punct("(") and self.peek(1).kind is TokenKind.IDENT and self.at_punct("|", 2)
+
+    def value_list(self) -> list[ast.Expr]:
+        """The items of ``in (...)``/``has_any (...)``: expressions, or one tabular query."""
+        if self.starts_query():
+            start = self.peek()
+            return [ast.Subquery(self.query(), start.pos)]
+        items = [self.expr()]
+        while self.at_punct(","):
+            self.advance()
+            items.append(self.expr())
+        return items
 
     def additive(self) -> ast.Expr:
         left = self.multiplicative()
@@ -187,7 +217,13 @@ class ExpressionParser:
     def postfix(self) -> ast.Expr:
         expr = self.primary()
         while True:
-            if self.at_punct("."):
+            if self.at_punct(".") and self.at_punct("[", 1):
+                self.advance()  # `bag.['key']` is the same as `bag['key']`
+                bracket = self.advance()
+                index = self.expr()
+                self.expect_punct("]")
+                expr = ast.Index(expr, index, bracket.pos)
+            elif self.at_punct("."):
                 self.advance()
                 key = self.expect_ident("a property name after '.'")
                 expr = ast.Member(expr, key.text, key.pos)
@@ -217,6 +253,8 @@ class ExpressionParser:
             return inner
         if self.at_punct("[") and self.peek(1).kind is TokenKind.STRING:
             return self.column()
+        if self.at_punct("*"):  # `* has "x"`: any column
+            return ast.Star(self.advance().pos)
         raise self.fail("an expression")
 
     def identifier_expr(self) -> ast.Expr:
@@ -239,14 +277,24 @@ class ExpressionParser:
             self.index += 3
             return ast.Literal(None, token.pos)
         self.advance()
+        if name == "toscalar":
+            inner = self.peek()
+            subquery = ast.Subquery(self.query(), inner.pos)
+            self.expect_punct(")")
+            return ast.Call(name, (subquery,), token.pos)
         args: list[ast.Expr] = []
         if not self.at_punct(")"):
-            args.append(self.expr())
+            args.append(self.argument())
             while self.at_punct(","):
                 self.advance()
-                args.append(self.expr())
+                args.append(self.argument())
         self.expect_punct(")")
         return ast.Call(name, tuple(args), token.pos)
+
+    def argument(self) -> ast.Expr:
+        if self.at_punct("*") and (self.at_punct(",", 1) or self.at_punct(")", 1)):
+            return ast.Star(self.advance().pos)
+        return self.expr()
 
     def raw_literal(self, token: Token) -> Any:
         raw = str(token.value).strip()

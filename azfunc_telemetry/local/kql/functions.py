@@ -29,7 +29,7 @@ from .values import (
     to_timespan,
 )
 
-__all__ = ["SCALAR_FUNCTIONS", "ScalarFunction"]
+__all__ = ["SCALAR_FUNCTIONS", "ScalarFunction", "expect", "register", "unary_function"]
 
 ScalarImpl = Callable[[Sequence[Any], datetime], Any]
 
@@ -92,6 +92,11 @@ def _number(name: str, value: Any) -> float | int | None:
     return value  # type: ignore[no-any-return]
 
 
+register = _register
+unary_function = _unary
+expect = _expect
+
+
 # --- time -------------------------------------------------------------------------------------
 
 
@@ -148,9 +153,9 @@ def _day_of_week(value: Any) -> Any:
 
 # --- conversion -------------------------------------------------------------------------------
 
-_unary("tostring")(format_value)
+_unary("tostring", "toguid")(format_value)
 _unary("toint", "tolong")(to_int)
-_unary("todouble", "toreal")(to_real)
+_unary("todouble", "toreal", "todecimal")(to_real)
 _unary("tobool", "toboolean")(to_bool)
 _unary("todatetime")(to_datetime)
 _unary("totimespan")(to_timespan)
@@ -220,8 +225,8 @@ def _extract(args: Sequence[Any], _now: datetime) -> Any:
     except re.error as error:
         raise EvaluationError(f"invalid regular expression: {error}") from None
     if match is None or group > (match.re.groups or 0):
-        return None
-    return match.group(group)
+        return ""  # Kusto strings are never null
+    return match.group(group) or ""
 
 
 # --- nulls and conditionals -------------------------------------------------------------------
@@ -232,7 +237,7 @@ def _isempty(value: Any) -> Any:
     return value is None or value == ""
 
 
-@_unary("isnotempty")
+@_unary("isnotempty", "notempty")
 def _isnotempty(value: Any) -> Any:
     return not (value is None or value == "")
 
@@ -242,7 +247,7 @@ def _isnull(value: Any) -> Any:
     return value is None
 
 
-@_unary("isnotnull")
+@_unary("isnotnull", "notnull")
 def _isnotnull(value: Any) -> Any:
     return value is not None
 
@@ -342,3 +347,12 @@ def _pow(args: Sequence[Any], _now: datetime) -> Any:
         return float(base) ** float(exponent)
     except (ZeroDivisionError, OverflowError):
         return math.nan
+
+
+def _window_placeholder(args: Sequence[Any], _now: datetime) -> Any:
+    raise EvaluationError("prev(), next() and row_number() are computed by extend and project")
+
+
+register("prev", "next", min_args=1, max_args=3)(_window_placeholder)
+register("row_number", min_args=0, max_args=2)(_window_placeholder)
+register("toscalar", min_args=1)(_window_placeholder)

@@ -16,7 +16,7 @@ from .expressions import unique_name
 from .result import Table
 from .values import group_key
 
-__all__ = ["join_tables"]
+__all__ = ["join_tables", "lookup_tables"]
 
 _LEFT_ONLY = frozenset(("leftsemi", "leftanti"))
 _RIGHT_ONLY = frozenset(("rightsemi", "rightanti"))
@@ -27,6 +27,11 @@ def _key(row: dict[str, Any], columns: list[str]) -> tuple[object, ...] | None:
     if any(value is None for value in values):
         return None
     return tuple(group_key(value) for value in values)
+
+
+def _missing_row(table: Table) -> dict[str, Any]:
+    """The cells an outer join gives a side without a match: "" for strings, else null."""
+    return {name: "" if table.types.get(name) == "string" else None for name in table.columns}
 
 
 def join_tables(op: ast.Join, left: Table, right: Table) -> Table:
@@ -58,11 +63,11 @@ def join_tables(op: ast.Join, left: Table, right: Table) -> Table:
         left_seen = {_key(row, left_keys) for row in left.rows} - {None}
         wanted = kind == "rightsemi"
         rows = [row for row in right.rows if (_key(row, right_keys) in left_seen) == wanted]
-        return Table(list(right.columns), [dict(row) for row in rows])
+        return Table(list(right.columns), [dict(row) for row in rows], dict(right.types))
     if kind in _LEFT_ONLY:
         wanted = kind == "leftsemi"
         rows = [row for row in left.rows if (_key(row, left_keys) in index) == wanted]
-        return Table(list(left.columns), [dict(row) for row in rows])
+        return Table(list(left.columns), [dict(row) for row in rows], dict(left.types))
 
     columns = list(left.columns)
     right_names: dict[str, str] = {}
@@ -70,12 +75,17 @@ def join_tables(op: ast.Join, left: Table, right: Table) -> Table:
         right_names[name] = unique_name(name, columns)
         columns.append(right_names[name])
 
+    left_missing = _missing_row(left)
+    right_missing = _missing_row(right)
+
     def combine(
         left_row: dict[str, Any] | None, right_row: dict[str, Any] | None
     ) -> dict[str, Any]:
-        out = {name: None if left_row is None else left_row[name] for name in left.columns}
+        left_values = left_missing if left_row is None else left_row
+        right_values = right_missing if right_row is None else right_row
+        out = {name: left_values[name] for name in left.columns}
         for name, renamed in right_names.items():
-            out[renamed] = None if right_row is None else right_row[name]
+            out[renamed] = right_values[name]
         return out
 
     joined: list[dict[str, Any]] = []
@@ -99,4 +109,42 @@ def join_tables(op: ast.Join, left: Table, right: Table) -> Table:
             for position, row in enumerate(right.rows)
             if position not in matched_right
         )
-    return Table(columns, joined)
+    types = dict(left.types)
+    types.update({right_names[name]: kind for name, kind in right.types.items()})
+    return Table(columns, joined, types)
+
+
+def lookup_tables(op: ast.Lookup, left: Table, right: Table) -> Table:
+    """``lookup``: each left row extended with its matching right row's columns.
+
+    It is a ``leftouter`` (or ``inner``) join whose right key columns are not repeated, as
+    the key values are already on the left.
+    """
+    renamed_keys: list[str] = []
+    conditions = []
+    rename: dict[str, str] = {}
+    for index, condition in enumerate(op.conditions):
+        hidden = f"\0lookup_key_{index}"
+        rename.setdefault(condition.right.name, hidden)
+        renamed_keys.append(rename[condition.right.name])
+        conditions.append(
+            ast.JoinCondition(
+                condition.left, ast.ColumnRef(rename[condition.right.name], condition.right.pos)
+            )
+        )
+    for condition in op.conditions:
+        if condition.right.name not in right.columns:
+            raise KqlError(
+                f"unknown column '{condition.right.name}' in the right side of the lookup",
+                condition.right.pos,
+            )
+    hidden_right = Table(
+        [rename.get(name, name) for name in right.columns],
+        [{rename.get(name, name): value for name, value in row.items()} for row in right.rows],
+        {rename.get(name, name): kind for name, kind in right.types.items()},
+    )
+    joined = join_tables(ast.Join(op.kind, op.right, tuple(conditions), op.pos), left, hidden_right)
+    columns = [name for name in joined.columns if name not in renamed_keys]
+    rows = [{name: row[name] for name in columns} for row in joined.rows]
+    types = {name: kind for name, kind in joined.types.items() if name in columns}
+    return Table(columns, rows, types)

@@ -66,7 +66,7 @@ _PUNCTUATION = (
     "+", "-", "*", "/", "%", ".", ":", "!", "~",
 )  # fmt: skip
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", "'": "'", '"': '"', "0": "\0"}
-_RAW_LITERAL_TYPES = ("datetime", "timespan")
+_RAW_LITERAL_TYPES = ("datetime", "timespan", "time")
 _HEX = frozenset("0123456789abcdefABCDEF")
 
 

@@ -1,10 +1,10 @@
 """Kusto's operators on single values: arithmetic, comparison, logic and string matching.
 
-Null handling follows Kusto: arithmetic with null is null, comparisons with null are null (so a
-``where`` drops the row), and ``and``/``or`` use three-valued logic. Comparing values of different
-kinds (a string dimension with a number) is null rather than a guess; convert explicitly with
-``toint()``/``todouble()`` as you would in Application Insights. Arithmetic on strings or bools is
-an error, as it is in Kusto.
+Null handling follows Kusto: arithmetic with null is null, ``==`` with null is false and ``!=``
+true, ordering comparisons with null are null (so a ``where`` drops the row), and ``and``/``or``
+use three-valued logic. Values of different kinds (a string dimension and a number) are never
+equal; convert explicitly with ``toint()``/``todouble()`` as you would in Application Insights.
+Arithmetic on strings or bools is an error, as it is in Kusto.
 """
 
 from __future__ import annotations
@@ -130,25 +130,44 @@ def _comparable(left: Any, right: Any) -> bool:
     return False
 
 
-def values_equal(left: Any, right: Any, *, case_insensitive: bool = False) -> bool | None:
-    """Kusto equality: null if either side is null or the kinds differ."""
+def _bool_text(value: Any) -> bool | None:
+    """The bool a ``"True"``/``"False"`` string stands for (any case), else None."""
+    if isinstance(value, str):
+        lowered = value.strip().lower()
+        if lowered in ("true", "false"):
+            return lowered == "true"
+    return None
+
+
+def values_equal(left: Any, right: Any, *, case_insensitive: bool = False) -> bool:
+    """Kusto equality: never equal to null, nor across kinds that cannot compare.
+
+    A bool equals the strings ``"True"``/``"False"``: Application Insights keeps ``success`` as
+    such a string, so both ``success == false`` and ``success == "False"`` select failures.
+    """
     if left is None or right is None:
-        return None
+        return False
+    if isinstance(left, bool) and isinstance(right, str):
+        return _bool_text(right) is left
+    if isinstance(right, bool) and isinstance(left, str):
+        return _bool_text(left) is right
     if case_insensitive and isinstance(left, str) and isinstance(right, str):
         return left.casefold() == right.casefold()
     if isinstance(left, (dict, list)) and isinstance(right, (dict, list)):
         return bool(left == right)
     if not _comparable(left, right):
-        return None
+        return False
     return bool(left == right)
 
 
 def compare(op: str, left: Any, right: Any) -> bool | None:
-    """Evaluate ``== != < <= > >= =~ !~``; null when either side is null or kinds differ."""
+    """Evaluate ``== != < <= > >= =~ !~``.
+
+    As in Kusto, ``==`` with a null side is false and ``!=`` true; an ordering comparison with
+    a null side (or across kinds) is null, so ``where`` drops the row.
+    """
     if op in ("==", "!=", "=~", "!~"):
         equal = values_equal(left, right, case_insensitive=op in ("=~", "!~"))
-        if equal is None:
-            return None
         return equal if op in ("==", "=~") else not equal
     if left is None or right is None or not _comparable(left, right):
         return None
@@ -180,10 +199,13 @@ def logical(op: str, left: Any, right: Any) -> bool | None:
 
 
 @functools.lru_cache(maxsize=256)
-def _term_pattern(needle: str, case_sensitive: bool) -> re.Pattern[str]:
-    # A term is a maximal run of letters and digits, so a match must not touch another one.
-    prefix = r"(?<![^\W_])" if needle[:1].isalnum() else ""
-    suffix = r"(?![^\W_])" if needle[-1:].isalnum() else ""
+def _term_pattern(needle: str, case_sensitive: bool, mode: str = "has") -> re.Pattern[str]:
+    # A term is a maximal run of letters and digits, so a match must not touch another one;
+    # `hasprefix` only needs the start of a term, `hassuffix` only its end.
+    at_start = mode in ("has", "hasprefix") and needle[:1].isalnum()
+    at_end = mode in ("has", "hassuffix") and needle[-1:].isalnum()
+    prefix = r"(?<![^\W_])" if at_start else ""
+    suffix = r"(?![^\W_])" if at_end else ""
     flags = 0 if case_sensitive else re.IGNORECASE
     return re.compile(prefix + re.escape(needle) + suffix, flags)
 
@@ -206,8 +228,9 @@ def string_match(op: str, left: Any, right: Any) -> bool:
     base = op.lstrip("!")
     case_sensitive = base.endswith("_cs")
     base = base.removesuffix("_cs")
-    if base == "has":
-        found = not needle or _term_pattern(needle, case_sensitive).search(haystack) is not None
+    if base in ("has", "hasprefix", "hassuffix"):
+        pattern = _term_pattern(needle, case_sensitive, base)
+        found = not needle or pattern.search(haystack) is not None
     else:
         if not case_sensitive:
             haystack, needle = haystack.casefold(), needle.casefold()

@@ -5,7 +5,7 @@ Grammar (``{x}`` = zero or more, ``[x]`` = optional, quoted text = literal token
 
     script      := { 'let' IDENT '=' (query | expr) ';' } query [';'] EOF
     query       := source { '|' operator }
-    source      := IDENT | '(' query ')'
+    source      := IDENT | '(' query ')' | 'union' union
     operator    := ('where' | 'filter') expr
                  | 'project' named {',' named}
                  | 'project-away' column {',' column}
@@ -18,7 +18,11 @@ Grammar (``{x}`` = zero or more, ``[x]`` = optional, quoted text = literal token
                  | 'count'
                  | 'distinct' ('*' | column {',' column})
                  | 'join' ['kind' '=' IDENT] ('(' query ')' | IDENT) 'on' cond {(',' | 'and') cond}
+                 | 'union' union
                  | 'render' IDENT ['with' '(' ... ')']    -- only as the last operator; ignored
+    union       := {('kind' '=' ('inner' | 'outer') | 'withsource' '=' IDENT
+                     | 'isfuzzy' '=' ('true' | 'false'))} leg {',' leg}
+    leg         := '(' query ')' | IDENT | pattern with '*' such as '*' or 'app*'
     named       := [IDENT '='] expr
     column      := IDENT | '[' STRING ']'
     sortkey     := expr ['asc' | 'desc'] ['nulls' ('first' | 'last')]
@@ -35,7 +39,7 @@ Grammar (``{x}`` = zero or more, ``[x]`` = optional, quoted text = literal token
     additive    := multiplicative {('+' | '-') multiplicative}
     multiplicative := unary {('*' | '/' | '%') unary}
     unary       := ('-' | '+') unary | postfix
-    postfix     := primary { '.' IDENT | '[' expr ']' }
+    postfix     := primary { '.' IDENT | ['.'] '[' expr ']' }
     primary     := STRING | INT | REAL | TIMESPAN | 'true' | 'false'
                  | 'datetime(' raw ')' | 'timespan(' raw ')' | 'dynamic' '(' json ')'
                  | TYPE '(' 'null' ')' | IDENT '(' [expr {',' expr}] ')' | IDENT
@@ -49,8 +53,8 @@ from __future__ import annotations
 
 from . import syntax as ast
 from .errors import KqlError
-from .expression_parser import ExpressionParser
 from .lexer import Token, TokenKind, tokenize
+from .operator_parser import OperatorParser
 
 __all__ = ["parse"]
 
@@ -70,25 +74,26 @@ _JOIN_KINDS = {
 }
 _UNSUPPORTED_OPERATORS = frozenset(
     (
-        "as", "consume", "evaluate", "extend-if", "facet", "find", "fork", "getschema", "invoke",
-        "lookup", "make-series", "mv-apply", "mv-expand", "parse", "parse-kv", "parse-where",
-        "partition", "print", "project-keep", "project-reorder", "range", "reduce", "sample",
-        "sample-distinct", "scan", "search", "serialize", "top-hitters", "top-nested", "union",
+        "as", "consume", "extend-if", "facet", "find", "fork", "invoke",
+        "mv-apply", "parse-kv", "parse-where", "partition", "range", "reduce",
+        "sample", "sample-distinct", "scan", "top-hitters", "top-nested",
     )
 )  # fmt: skip
 
 # Tabular operators that start a query instead of reading a table.
-_UNSUPPORTED_SOURCES = frozenset(
-    ("datatable", "evaluate", "externaldata", "find", "print", "range", "search", "union")
-)
+_UNSUPPORTED_SOURCES = frozenset(("evaluate", "externaldata", "find"))
+_SOURCES = ("print", "datatable", "range")
+# Words that start a tabular expression, so `let name = union ...;` binds a table.
+_TABULAR_STARTS = frozenset(("union", "datatable", "range", "print"))
 
 
-class _QueryParser(ExpressionParser):
+class _QueryParser(OperatorParser):
     """The statement and tabular-operator rules."""
 
     # --- statements -----------------------------------------------------------------------------
 
     def script(self) -> ast.Script:
+        self.render: ast.RenderHint | None = None
         lets: list[ast.LetStatement] = []
         while self.at_word("let"):
             lets.append(self.let_statement())
@@ -97,24 +102,68 @@ class _QueryParser(ExpressionParser):
             self.advance()
         if self.peek().kind is not TokenKind.EOF:
             raise self.fail("'|' or end of query")
-        return ast.Script(tuple(lets), query)
+        return ast.Script(tuple(lets), query, self.render)
 
     def let_statement(self) -> ast.LetStatement:
         self.advance()
         name = self.expect_ident("a name after 'let'")
         self.expect_punct("=")
         value: ast.Expr | ast.Query
-        if self.peek().kind is TokenKind.IDENT and self.at_punct("|", 1):
+        if self.at_word("materialize") and self.at_punct("(", 1):
+            # materialize() is a caching hint; the local engine evaluates each `let` once anyway.
+            self.advance()
+            self.advance()
+            value = self.query()
+            self.expect_punct(")")
+            self.expect_punct(";")
+            return ast.LetStatement(name.text, value, name.pos)
+        starts_table = self.peek().kind is TokenKind.IDENT and (
+            self.at_punct("|", 1) or self.peek().text in _TABULAR_STARTS
+        )
+        if starts_table or (self.at_punct("(") and self._parenthesised_query()):
             value = self.query()
         else:
             value = self.expr()
         self.expect_punct(";")
         return ast.LetStatement(name.text, value, name.pos)
 
+    def _parenthesised_query(self) -> bool:
+        """Whether the ``(`` at the cursor opens a tabular query rather than an expression."""
+        depth, offset = 0, 0
+        while True:
+            token = self.peek(offset)
+            if token.kind is TokenKind.EOF:
+                return False
+            if token.kind is TokenKind.PUNCT and token.text in "([":
+                depth += 1
+            elif token.kind is TokenKind.PUNCT and token.text in ")]":
+                depth -= 1
+                if depth == 0:
+                    return False
+            elif depth == 1 and token.kind is TokenKind.PUNCT and token.text == "|":
+                return True
+            offset += 1
+
     def query(self) -> ast.Query:
         start = self.peek()
-        source: ast.TableRef | ast.Query
-        if self.at_punct("("):
+        source: ast.TableRef | ast.Query | ast.Union | ast.Print | ast.DataTable | ast.Range
+        if self.at_word("union"):
+            self.advance()
+            source = self.union(start.pos)
+        elif self.at_word("search") and not self.at_punct("|", 1):
+            self.advance()
+            source, found = self.search(start.pos)
+            operators_first: list[ast.Operator] = [found]
+            return self.rest_of_query(source, operators_first, start.pos)
+        elif start.kind is TokenKind.IDENT and start.text in _SOURCES and not self.at_punct("|", 1):
+            self.advance()
+            if start.text == "print":
+                source = self.print_source(start.pos)
+            elif start.text == "datatable":
+                source = self.datatable_source(start.pos)
+            else:
+                source = self.range_source(start.pos)
+        elif self.at_punct("("):
             self.advance()
             source = self.query()
             self.expect_punct(")")
@@ -128,7 +177,14 @@ class _QueryParser(ExpressionParser):
             source = ast.TableRef(start.text, start.pos)
         else:
             raise self.fail("a table name")
-        operators: list[ast.Operator] = []
+        return self.rest_of_query(source, [], start.pos)
+
+    def rest_of_query(
+        self,
+        source: ast.TableRef | ast.Query | ast.Union | ast.Print | ast.DataTable | ast.Range,
+        operators: list[ast.Operator],
+        pos: int,
+    ) -> ast.Query:
         while self.at_punct("|"):
             self.advance()
             operator = self.operator()
@@ -137,7 +193,7 @@ class _QueryParser(ExpressionParser):
                     raise KqlError("'render' must be the last operator", self.peek().pos)
                 break
             operators.append(operator)
-        return ast.Query(source, tuple(operators), start.pos)
+        return ast.Query(source, tuple(operators), pos)
 
     # --- tabular operators ----------------------------------------------------------------------
 
@@ -164,7 +220,11 @@ class _QueryParser(ExpressionParser):
         if name == "project":
             return ast.Project(self.named_list(), pos)
         if name == "project-away":
-            return ast.ProjectAway(self.column_list(), pos)
+            return ast.ProjectAway(self.pattern_list(), pos)
+        if name == "project-keep":
+            return ast.ProjectKeep(self.pattern_list(), pos)
+        if name == "getschema":
+            return ast.GetSchema(pos)
         if name == "project-rename":
             return ast.ProjectRename(self.rename_list(), pos)
         if name == "extend":
@@ -193,27 +253,42 @@ class _QueryParser(ExpressionParser):
             return ast.Distinct(self.column_list(), pos)
         if name == "join":
             return self.join(pos)
+        if name == "union":
+            return self.union(pos)
+        if name == "search":
+            return self.search_predicate(pos)
         if name == "render":
-            self.render()
+            self.render = self.render_hint()
             return None
+        if name == "parse":
+            return self.parse_operator(pos)
+        if name in ("mv-expand", "mvexpand"):
+            return self.mv_expand(pos)
+        if name == "make-series":
+            return self.make_series(pos)
+        if name == "lookup":
+            join = self.join(pos)
+            if join.kind not in ("leftouter", "inner", "innerunique"):
+                raise KqlError(f"lookup kind must be leftouter or inner, not '{join.kind}'", pos)
+            kind = "inner" if join.kind == "inner" else "leftouter"
+            return ast.Lookup(kind, join.right, join.conditions, pos)
+        if name == "serialize":
+            items = () if self.at_end_of_operator() else self.named_list()
+            return ast.Serialize(items, pos)
+        if name == "evaluate":
+            return self.evaluate_operator(pos)
+        if name == "project-reorder":
+            return self.project_reorder(pos)
         if name in _UNSUPPORTED_OPERATORS:
             raise KqlError(f"operator '{name}' is not supported by the local query engine", pos)
         raise KqlError(f"unknown operator '{name}'", pos)
 
-    def named(self) -> ast.NamedExpr:
-        start = self.peek()
-        if start.kind is TokenKind.IDENT and self.at_punct("=", 1):
-            self.advance()
-            self.advance()
-            return ast.NamedExpr(start.text, self.expr(), start.pos)
-        return ast.NamedExpr(None, self.expr(), start.pos)
-
-    def named_list(self) -> tuple[ast.NamedExpr, ...]:
-        items = [self.named()]
+    def pattern_list(self) -> tuple[ast.ColumnRef, ...]:
+        columns = [self.column_pattern()]
         while self.at_punct(","):
             self.advance()
-            items.append(self.named())
-        return tuple(items)
+            columns.append(self.column_pattern())
+        return tuple(columns)
 
     def column_list(self) -> tuple[ast.ColumnRef, ...]:
         columns = [self.column()]
@@ -304,19 +379,6 @@ class _QueryParser(ExpressionParser):
         if first_side == "$left":
             return ast.JoinCondition(first, second)
         return ast.JoinCondition(second, first)
-
-    def render(self) -> None:
-        self.expect_ident("a visualization after 'render'")
-        if self.at_word("with"):
-            self.advance()
-            self.expect_punct("(")
-            depth = 1
-            while depth:
-                token = self.advance()
-                if token.kind is TokenKind.EOF:
-                    raise self.fail("')'")
-                if token.kind is TokenKind.PUNCT and token.text in "()":
-                    depth += 1 if token.text == "(" else -1
 
 
 def parse(text: str) -> ast.Script:

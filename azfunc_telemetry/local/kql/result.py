@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-__all__ = ["QueryResult", "Table", "TableSource"]
+__all__ = ["QueryResult", "RenderHint", "Table", "TableSource", "TypedTableSource"]
 
 
 class TableSource(Protocol):
@@ -24,6 +24,32 @@ class TableSource(Protocol):
         ...
 
 
+class TypedTableSource(TableSource, Protocol):
+    """A source that also knows its columns' Kusto types (``string``, ``long``, ``dynamic``...).
+
+    With types the engine behaves as Kusto does with a schema: string cells are never null
+    (an absent value reads as ``""``) and comparing, say, a string column with a number is an
+    error at the comparison rather than an empty result.
+    """
+
+    def column_types(self, table: str) -> dict[str, str]:
+        """Column name to Kusto type for ``table``; raises ``KeyError`` if unknown."""
+        ...
+
+
+@dataclass
+class RenderHint:
+    """How the query asked to be charted (its ``render`` operator), for viewers that draw it.
+
+    Attributes:
+        visualization: ``timechart``, ``barchart``, ``piechart``, ``table``...
+        properties: The ``with (...)`` properties as written, such as ``{"title": "Failures"}``.
+    """
+
+    visualization: str
+    properties: dict[str, str] = field(default_factory=dict)
+
+
 @dataclass
 class QueryResult:
     """The table a query produced, shaped like the REST API's ``PrimaryResult``.
@@ -31,10 +57,12 @@ class QueryResult:
     Attributes:
         columns: Column names in order.
         rows: One list of cell values per row, aligned with ``columns``.
+        render: The ``render`` operator's chart hint, or None when the query has none.
     """
 
     columns: list[str]
     rows: list[list[Any]] = field(default_factory=list)
+    render: RenderHint | None = None
 
     def as_dicts(self) -> list[dict[str, Any]]:
         """The rows as ``{column: value}`` dicts, convenient for assertions and JSON output."""
@@ -43,10 +71,16 @@ class QueryResult:
 
 @dataclass
 class Table:
-    """An intermediate table flowing between operators; rows are dicts keyed by column."""
+    """An intermediate table flowing between operators; rows are dicts keyed by column.
+
+    ``types`` holds the Kusto type of the columns whose type is known statically (those read
+    from a typed source and passed through unchanged), so comparisons Kusto rejects can be
+    reported before any row is read.
+    """
 
     columns: list[str]
     rows: list[dict[str, Any]]
+    types: dict[str, str] = field(default_factory=dict)
 
     def to_result(self) -> QueryResult:
         """Freeze into the public list-of-lists shape."""

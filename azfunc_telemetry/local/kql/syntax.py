@@ -9,36 +9,71 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from .syntax_ops import (
+    DataTable,
+    Evaluate,
+    GetSchema,
+    Lookup,
+    MakeSeries,
+    MvExpand,
+    Parse,
+    ParsePart,
+    Print,
+    ProjectKeep,
+    ProjectReorder,
+    Range,
+    RenderHint,
+    Serialize,
+)
+
 __all__ = [
     "Between",
     "Binary",
     "Call",
     "ColumnRef",
     "Count",
+    "DataTable",
     "Distinct",
+    "Evaluate",
     "Expr",
     "Extend",
+    "GetSchema",
     "InList",
     "Index",
     "Join",
     "JoinCondition",
     "LetStatement",
     "Literal",
+    "Lookup",
+    "MakeSeries",
     "Member",
+    "MvExpand",
     "NamedExpr",
     "Operator",
+    "Parse",
+    "ParsePart",
+    "Print",
     "Project",
     "ProjectAway",
+    "ProjectKeep",
     "ProjectRename",
+    "ProjectReorder",
     "Query",
+    "Range",
+    "RenderHint",
     "Script",
+    "Serialize",
     "Sort",
     "SortKey",
+    "Star",
+    "Subquery",
     "Summarize",
     "TableRef",
     "Take",
+    "TermList",
     "Top",
     "Unary",
+    "Union",
     "Where",
 ]
 
@@ -130,7 +165,45 @@ class Between:
     pos: int
 
 
-Expr = Literal | ColumnRef | Member | Index | Call | Unary | Binary | InList | Between
+@dataclass(frozen=True, slots=True)
+class TermList:
+    """``left has_any (...)`` or ``left has_all (...)``."""
+
+    op: str
+    left: Expr
+    items: tuple[Expr, ...]
+    pos: int
+
+
+@dataclass(frozen=True, slots=True)
+class Subquery:
+    """A tabular query used as a value: ``toscalar(...)`` or the list of ``in (...)``."""
+
+    query: Query
+    pos: int
+
+
+@dataclass(frozen=True, slots=True)
+class Star:
+    """``*`` as an argument, as in ``arg_max(timestamp, *)``: every column."""
+
+    pos: int
+
+
+Expr = (
+    Literal
+    | ColumnRef
+    | Member
+    | Index
+    | Call
+    | Unary
+    | Binary
+    | InList
+    | Between
+    | TermList
+    | Subquery
+    | Star
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,6 +334,21 @@ class Join:
     pos: int
 
 
+@dataclass(frozen=True, slots=True)
+class Union:
+    """``union [kind=outer|inner] [withsource=Col] [isfuzzy=bool] legs``.
+
+    As a query's source it unions only ``legs``; after a pipe the input table is the first leg.
+    A :class:`TableRef` leg may hold ``*`` wildcards (``union *``, ``union app*``).
+    """
+
+    legs: tuple[TableRef | Query, ...]
+    inner: bool
+    source_column: str | None
+    fuzzy: bool
+    pos: int
+
+
 Operator = (
     Where
     | Project
@@ -274,6 +362,16 @@ Operator = (
     | Count
     | Distinct
     | Join
+    | Union
+    | Parse
+    | MvExpand
+    | MakeSeries
+    | Lookup
+    | Serialize
+    | Evaluate
+    | ProjectReorder
+    | ProjectKeep
+    | GetSchema
 )
 
 
@@ -292,7 +390,7 @@ class TableRef:
 class Query:
     """A tabular pipeline: a source followed by ``|``-separated operators."""
 
-    source: TableRef | Query
+    source: TableRef | Query | Union | Print | DataTable | Range
     operators: tuple[Operator, ...]
     pos: int
 
@@ -312,3 +410,4 @@ class Script:
 
     lets: tuple[LetStatement, ...]
     query: Query
+    render: RenderHint | None = None

@@ -7,22 +7,26 @@ and returns a new table.
 
 from __future__ import annotations
 
+import fnmatch
 import functools
 from collections.abc import Sequence
 from typing import Any
 
 from . import syntax as ast
 from .aggregates import AGGREGATE_FUNCTIONS
+from .arg_extremes import ARG_EXTREMES, arg_compute, arg_outputs
 from .errors import EvaluationError, KqlError
 from .expressions import ExpressionEvaluator, aggregate_calls, infer_name, unique_name
 from .operations import kusto_type_name
 from .result import Table
+from .type_checks import check_aggregates, check_comparisons, check_predicate
 from .values import format_value, group_key, is_number
 
 __all__ = [
     "count",
     "distinct",
     "extend",
+    "matching_columns",
     "project",
     "project_away",
     "project_rename",
@@ -38,14 +42,40 @@ def _require_columns(
     columns: Sequence[ast.ColumnRef], table: Table, exprs: ExpressionEvaluator
 ) -> None:
     for column in columns:
-        if column.name not in table.columns:
+        if "*" not in column.name and column.name not in table.columns:
             exprs.check(column, table.columns)  # raises with the case-sensitivity hint
             raise KqlError(f"unknown column '{column.name}'", column.pos)
+
+
+def matching_columns(
+    patterns: Sequence[ast.ColumnRef], table: Table, exprs: ExpressionEvaluator
+) -> list[str]:
+    """The input columns named by ``patterns`` (``*`` matches any text), in pattern order."""
+    _require_columns(patterns, table, exprs)
+    matched: list[str] = []
+    for pattern in patterns:
+        names = (
+            [name for name in table.columns if fnmatch.fnmatchcase(name, pattern.name)]
+            if "*" in pattern.name
+            else [pattern.name]
+        )
+        matched.extend(name for name in names if name not in matched)
+    return matched
+
+
+def _passed_types(names: Sequence[str], exprs: Sequence[ast.Expr], table: Table) -> dict[str, str]:
+    """Types of output columns that copy an input column unchanged."""
+    return {
+        name: table.types[expr.name]
+        for name, expr in zip(names, exprs, strict=True)
+        if isinstance(expr, ast.ColumnRef) and expr.name in table.types
+    }
 
 
 def where(op: ast.Where, table: Table, exprs: ExpressionEvaluator) -> Table:
     """Keep the rows whose predicate is true (null and false both drop the row)."""
     exprs.check(op.predicate, table.columns)
+    check_predicate(op.predicate, table.types)
     kept = []
     for row in table.rows:
         verdict = exprs.evaluate(op.predicate, row)
@@ -54,7 +84,7 @@ def where(op: ast.Where, table: Table, exprs: ExpressionEvaluator) -> Table:
             raise KqlError(f"'where' expects a bool predicate, got {got}", op.predicate.pos)
         if verdict:
             kept.append(row)
-    return Table(list(table.columns), kept)
+    return Table(list(table.columns), kept, dict(table.types))
 
 
 def _output_names(items: Sequence[ast.NamedExpr], taken: list[str]) -> list[str]:
@@ -73,20 +103,29 @@ def project(op: ast.Project, table: Table, exprs: ExpressionEvaluator) -> Table:
     """Output exactly the listed (possibly computed and renamed) columns."""
     for item in op.items:
         exprs.check(item.expr, table.columns)
+        check_comparisons(item.expr, table.types)
     names = _output_names(op.items, [])
-    rows = [
-        {name: exprs.evaluate(item.expr, row) for name, item in zip(names, op.items, strict=True)}
-        for row in table.rows
-    ]
-    return Table(names, rows)
+    rows = []
+    for position, row in enumerate(table.rows):
+        exprs.window = (table.rows, position)
+        rows.append(
+            {
+                name: exprs.evaluate(item.expr, row)
+                for name, item in zip(names, op.items, strict=True)
+            }
+        )
+    exprs.window = None
+    return Table(names, rows, _passed_types(names, [item.expr for item in op.items], table))
 
 
 def project_away(op: ast.ProjectAway, table: Table, exprs: ExpressionEvaluator) -> Table:
     """Drop the listed columns."""
-    _require_columns(op.columns, table, exprs)
-    dropped = {column.name for column in op.columns}
+    dropped = set(matching_columns(op.columns, table, exprs))
     columns = [name for name in table.columns if name not in dropped]
-    return Table(columns, [{name: row[name] for name in columns} for row in table.rows])
+    rows = [{name: row[name] for name in columns} for row in table.rows]
+    return Table(
+        columns, rows, {name: table.types[name] for name in columns if name in table.types}
+    )
 
 
 def project_rename(op: ast.ProjectRename, table: Table, exprs: ExpressionEvaluator) -> Table:
@@ -97,7 +136,8 @@ def project_rename(op: ast.ProjectRename, table: Table, exprs: ExpressionEvaluat
     if len(set(columns)) != len(columns):
         raise KqlError("project-rename would produce duplicate column names", op.pos)
     rows = [{mapping.get(name, name): value for name, value in row.items()} for row in table.rows]
-    return Table(columns, rows)
+    types = {mapping.get(name, name): kind for name, kind in table.types.items()}
+    return Table(columns, rows, types)
 
 
 def extend(op: ast.Extend, table: Table, exprs: ExpressionEvaluator) -> Table:
@@ -106,17 +146,22 @@ def extend(op: ast.Extend, table: Table, exprs: ExpressionEvaluator) -> Table:
     names: list[str] = []
     for item in op.items:
         exprs.check(item.expr, columns)
+        check_comparisons(item.expr, table.types)
         name = item.name or unique_name(infer_name(item.expr), columns)
         names.append(name)
         if name not in columns:
             columns.append(name)
     rows = []
-    for source_row in table.rows:
+    for position, source_row in enumerate(table.rows):
+        exprs.window = (table.rows, position)
         row = dict(source_row)
         for name, item in zip(names, op.items, strict=True):
             row[name] = exprs.evaluate(item.expr, row)
         rows.append(row)
-    return Table(columns, rows)
+    exprs.window = None
+    types = {name: kind for name, kind in table.types.items() if name not in names}
+    types.update(_passed_types(names, [item.expr for item in op.items], table))
+    return Table(columns, rows, types)
 
 
 def summarize(op: ast.Summarize, table: Table, exprs: ExpressionEvaluator) -> Table:
@@ -125,16 +170,26 @@ def summarize(op: ast.Summarize, table: Table, exprs: ExpressionEvaluator) -> Ta
         exprs.check(key.expr, table.columns)
     by_names = _output_names(op.by, [])
     outputs: list[tuple[list[str], ast.NamedExpr]] = []
+    arg_specs: dict[int, list[tuple[str | None, ast.Expr]]] = {}
     taken = list(by_names)
     for item in op.aggregates:
         if next(aggregate_calls(item.expr), None) is None:
+            exprs.check(item.expr, table.columns, aggregate_columns=table.columns)  # `countt()`
             raise KqlError("summarize expects an aggregation such as count() or avg(x)", item.pos)
         exprs.check(item.expr, by_names, aggregate_columns=table.columns)
-        names = _aggregate_names(item, exprs, taken)
+        check_aggregates(item.expr, table.types)
+        call = item.expr
+        if isinstance(call, ast.Call) and call.name in ARG_EXTREMES:
+            arg_specs[id(call)] = arg_outputs(call, table.columns, by_names)
+            names = _arg_names(item, arg_specs[id(call)], taken)
+        else:
+            names = _aggregate_names(item, exprs, taken)
         taken.extend(names)
         outputs.append((names, item))
     calls = [call for _names, item in outputs for call in aggregate_calls(item.expr)]
-    constants = {id(call): _constants(call, exprs) for call in calls}
+    constants = {
+        id(call): [] if id(call) in arg_specs else _constants(call, exprs) for call in calls
+    }
 
     groups: dict[tuple[object, ...], tuple[list[Any], list[dict[str, Any]]]] = {}
     for row in table.rows:
@@ -145,7 +200,12 @@ def summarize(op: ast.Summarize, table: Table, exprs: ExpressionEvaluator) -> Ta
 
     rows = []
     for values, members in groups.values():
-        results = {id(call): _compute(call, members, constants[id(call)], exprs) for call in calls}
+        results = {
+            id(call): arg_compute(call, arg_specs[id(call)], members, exprs)
+            if id(call) in arg_specs
+            else _compute(call, members, constants[id(call)], exprs)
+            for call in calls
+        }
         keys = dict(zip(by_names, values, strict=True))
         single_values = {call_id: computed[0] for call_id, computed in results.items()}
         out = dict(keys)
@@ -156,7 +216,17 @@ def summarize(op: ast.Summarize, table: Table, exprs: ExpressionEvaluator) -> Ta
             else:  # an expression over aggregates, such as 100.0 * countif(...) / count()
                 out[names[0]] = exprs.evaluate(item.expr, keys, single_values)
         rows.append(out)
-    return Table(taken, rows)
+    return Table(taken, rows, _passed_types(by_names, [key.expr for key in op.by], table))
+
+
+def _arg_names(
+    item: ast.NamedExpr, specs: list[tuple[str | None, ast.Expr]], taken: list[str]
+) -> list[str]:
+    names: list[str] = []
+    for index, (default, _expr) in enumerate(specs):
+        wanted = item.name if index == 0 and item.name is not None else default
+        names.append(unique_name(wanted, taken + names))
+    return names
 
 
 def _aggregate_names(
@@ -247,7 +317,7 @@ def sort(op: ast.Sort, table: Table, exprs: ExpressionEvaluator) -> Table:
     """Order rows by the keys (each descending unless ``asc``)."""
     for key in op.keys:
         exprs.check(key.expr, table.columns)
-    return Table(list(table.columns), _sorted_rows(table.rows, op.keys, exprs))
+    return Table(list(table.columns), _sorted_rows(table.rows, op.keys, exprs), dict(table.types))
 
 
 def _row_count(expr: ast.Expr, exprs: ExpressionEvaluator) -> int:
@@ -264,17 +334,19 @@ def top(op: ast.Top, table: Table, exprs: ExpressionEvaluator) -> Table:
     """The first N rows by the key."""
     limit = _row_count(op.count, exprs)
     exprs.check(op.key.expr, table.columns)
-    return Table(list(table.columns), _sorted_rows(table.rows, [op.key], exprs)[:limit])
+    rows = _sorted_rows(table.rows, [op.key], exprs)[:limit]
+    return Table(list(table.columns), rows, dict(table.types))
 
 
 def take(op: ast.Take, table: Table, exprs: ExpressionEvaluator) -> Table:
     """The first N rows in their current order."""
-    return Table(list(table.columns), table.rows[: _row_count(op.count, exprs)])
+    rows = table.rows[: _row_count(op.count, exprs)]
+    return Table(list(table.columns), rows, dict(table.types))
 
 
 def count(_op: ast.Count, table: Table, _exprs: ExpressionEvaluator) -> Table:
     """A single row holding the number of input rows, in a column named ``Count``."""
-    return Table(["Count"], [{"Count": len(table.rows)}])
+    return Table(["Count"], [{"Count": len(table.rows)}], {"Count": "long"})
 
 
 def distinct(op: ast.Distinct, table: Table, exprs: ExpressionEvaluator) -> Table:
@@ -285,4 +357,5 @@ def distinct(op: ast.Distinct, table: Table, exprs: ExpressionEvaluator) -> Tabl
     for row in table.rows:
         picked = {name: row[name] for name in columns}
         seen.setdefault(tuple(group_key(value) for value in picked.values()), picked)
-    return Table(columns, list(seen.values()))
+    types = {name: table.types[name] for name in columns if name in table.types}
+    return Table(columns, list(seen.values()), types)

@@ -12,10 +12,12 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 __all__ = [
+    "CONVERTERS",
     "TIMESPAN_UNITS",
     "UTC",
     "format_datetime",
@@ -252,3 +254,12 @@ def group_key(value: object) -> object:
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return value
+
+
+CONVERTERS: dict[str, Callable[[Any], Any]] = {
+    "string": format_value, "long": to_int, "int": to_int, "real": to_real, "double": to_real,
+    "bool": to_bool, "boolean": to_bool, "datetime": to_datetime, "date": to_datetime,
+    "timespan": to_timespan, "time": to_timespan, "dynamic": lambda value: value,
+}  # fmt: skip
+"""Kusto type name (as written in ``parse``, ``datatable`` and ``to typeof()``) to the function
+converting a value to that type."""
