@@ -5,10 +5,10 @@ package, a module that imports it back. Every ``import`` statement that runs cou
 stands: at module level, and inside a function (a deferred import still runs, later; it only
 hides the cycle until then). Imports under ``if TYPE_CHECKING:`` never run and are left out:
 types that refer to each other, such as the nodes of one syntax tree split over two modules,
-may name each other for the type checker. Importing ``a.b.c`` also runs the packages ``a.b`` and ``a``, so it counts as
-importing each of them too, except a package the importer lies in (it is already running) and
-the root package ``azfunc_telemetry``, the public facade whose ``__init__`` re-exports everything
-and which no module imports. What a lower layer needs from
+may name each other for the type checker. Importing ``a.b.c`` also runs the packages ``a.b``
+and ``a``, so it counts as importing each of them too, except a package the importer lies in
+(it is already running) and the root package ``azfunc_telemetry``, the public facade whose
+``__init__`` re-exports everything and which no module imports. What a lower layer needs from
 above is handed to it at run time (a callable, an object), never imported.
 
 The graph is read statically with :mod:`ast`, so code that is never run is checked too.

@@ -99,6 +99,7 @@ def test_opencensus_is_used_only_through_its_public_api() -> None:
     assert users == ["storage.py"]
 
 
+@pytest.mark.slow
 def test_a_blob_being_leased_over_and_over_stays_pending(tmp_path: Path) -> None:
     """Another process leasing and handing back a blob of ours again and again renames it
     under every listing; it is still on disk, so it stays pending the whole time."""

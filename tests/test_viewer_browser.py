@@ -27,6 +27,9 @@ from viewer_support import (
 from azfunc_telemetry.local.viewer import ViewerServer
 from azfunc_telemetry.local.viewer.reader import load_invocations
 
+# A real browser against a served page, about 10 s: left out of the fast inner loop.
+pytestmark = pytest.mark.slow
+
 SCREENSHOT_ENV = "AZFUNC_VIEWER_SCREENSHOT"
 """Set to a path to keep a copy of the screenshot (docs/viewer.png is made this way)."""
 
