@@ -64,9 +64,13 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict on the package."""
+    """mypy --strict on the package, then on the tests (pyproject.toml says how strictly)."""
     session.install(*PINS, "-e", ".[dev]")
     session.run("mypy", "azfunc_telemetry")
+    # tests/ and tests/worker/ each import their own top-level helper modules and conftest, so
+    # they are two mypy runs; the worker tests also import tests/'s helpers.
+    session.run("mypy", "tests", "--exclude", "tests/worker/")
+    session.run("mypy", "tests/worker", env={"MYPYPATH": "tests"})
 
 
 @nox.session

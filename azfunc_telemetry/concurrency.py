@@ -26,8 +26,6 @@ __all__ = [
 
 ENV_THREAD_COUNT = "PYTHON_THREADPOOL_THREAD_COUNT"
 HOST_DEFAULT_THREAD_COUNT = 1000
-#: Builds named tuples on the hot path without their Python-level constructor.
-_new = tuple.__new__
 
 
 class PoolInfo(NamedTuple):
@@ -178,7 +176,7 @@ class ConcurrencyTracker:
         if view is None:
             return self._fallback_pool
         size, queue, threads = view
-        return _new(PoolInfo, (size, "executor", queue.qsize(), len(threads) >= size))
+        return PoolInfo(size, "executor", queue.qsize(), len(threads) >= size)
 
     def _thread_view(self) -> tuple[str, tuple[int, Any, Any] | None]:
         """This thread's name and what its pool exposes, looked up once per thread."""
@@ -233,9 +231,8 @@ class ConcurrencyTracker:
             saturated = sync + queued > size
         if saturated or sync > self._peak_sync or sync + asyn > self._peak_total:
             self._note_sync(sync, asyn, saturated)
-        return _new(
-            InvocationStart,
-            (sync, asyn, size, source, queued, grown, saturated, thread_name, ticket),
+        return InvocationStart(
+            sync, asyn, size, source, queued, grown, saturated, thread_name, ticket
         )
 
     def _note_sync(self, sync: int, asyn: int, saturated: bool) -> None:
@@ -247,7 +244,7 @@ class ConcurrencyTracker:
 
     def exit_sync(self, start: InvocationStart) -> None:
         """Count out the sync invocation :meth:`enter_sync` returned ``start`` for."""
-        self._running_sync.discard(start[8])
+        self._running_sync.discard(start.ticket)
 
     def enter_async(self) -> InvocationStart:
         """Count an async invocation in (it runs on the event loop, not the pool)."""
@@ -265,14 +262,11 @@ class ConcurrencyTracker:
         except AttributeError:
             thread_name = self._thread_view()[0]
         size, source, queued, grown = self._view_info(self._last_view)
-        return _new(
-            InvocationStart,
-            (sync, asyn, size, source, queued, grown, False, thread_name, ticket),
-        )
+        return InvocationStart(sync, asyn, size, source, queued, grown, False, thread_name, ticket)
 
     def exit_async(self, start: InvocationStart) -> None:
         """Count out the async invocation :meth:`enter_async` returned ``start`` for."""
-        self._running_async.discard(start[8])
+        self._running_async.discard(start.ticket)
 
     def snapshot(self, *, reset: bool = True) -> TrackerSnapshot:
         """Counters for the interval that ends now; peaks restart from the current counts."""

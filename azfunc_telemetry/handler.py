@@ -4,22 +4,29 @@
 correct: find the invocation (one context-variable read in the common case), format the message
 (the arguments may change after the call returns), append to the bounded queue. It takes no lock,
 does no I/O and never raises into the caller.
+
+Every :class:`TelemetryHandler` queues into one destination, the process's pipeline, which the
+runtime connects (:func:`connect`) whenever ``setup()`` builds one; until then records are let
+go, as they are when export is off. So a handler can be made at any time, by ``setup()`` for the
+root logger or by an app for a logger that does not propagate to it.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 from .context import lookup_invocation
 from .items import LogItem
 
 __all__ = [
     "WORKER_LOGGERS",
+    "Destination",
     "InvocationContextFilter",
     "ShutdownDropCounter",
     "TelemetryHandler",
+    "connect",
     "is_worker_logger",
 ]
 
@@ -61,27 +68,66 @@ def _is_library_record(record: logging.LogRecord) -> bool:
     return name == "azfunc_telemetry" or name.startswith("azfunc_telemetry.")
 
 
-class TelemetryHandler(logging.Handler):
-    """Queues every record it sees, with the invocation it belongs to, for export.
+class Destination:
+    """Where handlers queue records, and the threads whose records must not be queued."""
 
-    Records logged on the export thread itself never go through the queue, so a warning about
-    delivery can never feed back into delivery (they still reach other handlers, or stderr).
-    Application records logged there (by an ``extra`` value's ``__str__``, say) are handed to
-    ``feedback`` instead, which exports them with the batch being built, without recursing.
-    The records of the Functions worker's own loggers (:data:`WORKER_LOGGERS`) are skipped:
-    the host has them.
-    """
+    __slots__ = ("excluded_threads", "feedback", "submit")
 
     def __init__(
         self,
         submit: Callable[[LogItem], None],
-        excluded_threads: set[int],
+        excluded_threads: Collection[int] = (),
         feedback: Callable[[LogItem], None] | None = None,
     ) -> None:
-        super().__init__()
-        self._submit = submit
-        self._excluded = excluded_threads
-        self._feedback = feedback
+        #: Queues one item without blocking (the pipeline's ``submit``).
+        self.submit = submit
+        #: Thread idents whose records are not queued: the export thread's, so that a warning
+        #: about delivery never feeds back into delivery. The pipeline may change it in place.
+        self.excluded_threads = excluded_threads
+        #: Takes application records logged on an excluded thread (by an ``extra`` value's
+        #: ``__str__`` on the export thread, say), to export them without recursing.
+        self.feedback = feedback
+
+
+def _let_go(item: LogItem) -> None:
+    """The destination before ``setup()`` and when export is off: nothing is queued."""
+
+
+_NOWHERE = Destination(_let_go)
+_destination = _NOWHERE
+
+
+def connect(destination: Destination | None) -> Destination:
+    """Send every handler's records to ``destination`` (``None``: nowhere); returns the last one.
+
+    The runtime calls it when it builds a pipeline. One assignment, so a record being emitted
+    meanwhile goes wholly to the old destination or wholly to the new.
+    """
+    global _destination
+    previous = _destination
+    _destination = _NOWHERE if destination is None else destination
+    return previous
+
+
+class TelemetryHandler(logging.Handler):
+    """Queues every record it sees, with the invocation it belongs to, for export.
+
+    ``setup()`` puts one on the root logger. Add another to a logger that does not propagate
+    to the root (some frameworks set ``propagate = False``) to export its records too; a logger
+    that propagates needs none, or its records would be exported twice. Every handler queues
+    into the pipeline ``setup()`` built, whenever it was made; before ``setup()`` has run (by
+    itself on the first invocation) and while export is off, records are let go.
+
+    Records logged on the export thread itself never go through the queue, so a warning about
+    delivery can never feed back into delivery (they still reach other handlers, or stderr).
+    Application records logged there (by an ``extra`` value's ``__str__``, say) go to the
+    destination's ``feedback``, which exports them with the batch being built, without
+    recursing. The records of the Functions worker's own loggers (:data:`WORKER_LOGGERS`) are
+    skipped: the host has them.
+    """
+
+    def __init__(self, level: int | str = logging.NOTSET) -> None:
+        super().__init__(level)
 
     def handle(self, record: logging.LogRecord) -> bool:
         """Filter, then queue, without ``Handler.handle``'s lock: queuing is thread-safe, and
@@ -97,14 +143,16 @@ class TelemetryHandler(logging.Handler):
             known = _worker_logger_memo.get(record.name)
             if known or (known is None and is_worker_logger(record.name)):
                 return
-            if _get_ident() in self._excluded:
-                if self._feedback is not None and not _is_library_record(record):
-                    self._feedback(LogItem(record, lookup_invocation()))
+            destination = _destination
+            if _get_ident() in destination.excluded_threads:
+                feedback = destination.feedback
+                if feedback is not None and not _is_library_record(record):
+                    feedback(LogItem(record, lookup_invocation()))
                     if record.levelno < logging.WARNING:
                         return
                 self._show_if_unheard(record)
                 return
-            self._submit(LogItem(record, lookup_invocation()))
+            destination.submit(LogItem(record, lookup_invocation()))
             if record.levelno >= logging.WARNING:
                 self._show_if_unheard(record)
         except Exception:

@@ -1,10 +1,14 @@
 """``@instrument``: the invocation middleware for sync and async entry points.
 
-The worker binds arguments by parameter name and annotation, passes ``context`` only to a
-function that declares it, and decides between the thread pool and the event loop with
-``inspect.iscoroutinefunction``. The wrapper keeps all of that intact, and advertises a
-``context`` parameter when the user's function has none, so the telemetry always has the
-invocation id and trace context while the user's function receives only what it declared.
+The worker reads an entry point with ``inspect.signature`` (its parameter names must match the
+bindings), ``typing.get_type_hints`` (the annotations pick each argument's conversion) and
+``inspect.iscoroutinefunction`` (thread pool or event loop), then calls it with keyword
+arguments, passing ``context`` only to a function that declares it. There is one wrapper per
+mode, an ``async def`` for coroutine functions and a ``def`` otherwise, built with
+``functools.wraps``; its ``__signature__`` is the function's own, plus a ``context`` parameter
+when the function has none, so the telemetry always has the invocation id and trace context
+while the function receives only what it declared. Plain functions, ``functools.partial``
+objects and callable objects (sync or ``async def __call__``) are all wrapped the same way.
 """
 
 from __future__ import annotations
@@ -120,17 +124,77 @@ def _with_context_parameter(signature: inspect.Signature) -> inspect.Signature:
     return signature.replace(parameters=parameters)
 
 
+def _innermost(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The callable a ``functools.partial`` (however nested) finally calls."""
+    while isinstance(func, functools.partial):
+        func = func.func
+    return func
+
+
+def _code_owner(func: Callable[..., Any]) -> Any:
+    """What holds the code that runs: the function, or a callable object's ``__call__``."""
+    import inspect
+
+    target = _innermost(func)
+    if inspect.isroutine(target) or isinstance(target, type):
+        return target
+    return type(target).__call__
+
+
+def _display_name(func: Callable[..., Any]) -> str:
+    """A name for messages and ``__name__``: the function's, or the callable object's class."""
+    target = _innermost(func)
+    name = getattr(target, "__name__", None)
+    if isinstance(name, str):
+        return name
+    return type(target).__name__
+
+
+def _is_async(func: Callable[..., Any]) -> bool:
+    """Whether calling ``func`` returns a coroutine the worker must await (it asks
+    ``inspect.iscoroutinefunction`` of the wrapper, which must be ``async def`` then)."""
+    import inspect
+
+    return inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(_code_owner(func))
+
+
+def _worker_annotations(func: Callable[..., Any], signature: inspect.Signature) -> dict[str, Any]:
+    """The annotations the worker's ``typing.get_type_hints`` must find on the wrapper.
+
+    A plain function's own ``__annotations__`` travel with ``functools.wraps``, and
+    ``get_type_hints`` resolves them in the function's module (it follows ``__wrapped__``).
+    A partial or a callable object has none of its own and no module to resolve names in, so
+    the wrapper gets the signature's annotations, resolved here.
+    """
+    import inspect
+
+    try:
+        resolved = inspect.signature(func, eval_str=True)
+    except Exception:  # a name only known to type checkers: keep what the signature says
+        resolved = signature
+    hints = {
+        name: parameter.annotation
+        for name, parameter in resolved.parameters.items()
+        if parameter.annotation is not inspect.Parameter.empty
+    }
+    if resolved.return_annotation is not inspect.Signature.empty:
+        hints["return"] = resolved.return_annotation
+    return hints
+
+
 def _wrap(func: F, name: str | None) -> F:
     import inspect  # at decoration, not at import: it is one of the heavier modules
 
     if is_instrumented(func):
         return func
     set_up_at_decoration()
-    from .exact_wrapper import exact_wrapper
-
-    if inspect.isgeneratorfunction(func) or inspect.isasyncgenfunction(func):
+    if not callable(func):
+        raise TypeError(f"instrument() expects a function, got {type(func).__name__}")
+    display_name = _display_name(func)
+    owner = _code_owner(func)
+    if inspect.isgeneratorfunction(owner) or inspect.isasyncgenfunction(owner):
         raise TypeError(
-            f"{func.__qualname__} is a generator function; Azure Functions entry points must "
+            f"{display_name} is a generator function; Azure Functions entry points must "
             "return a value, so azfunc_telemetry cannot instrument it. Collect the items into "
             "a list and return that."
         )
@@ -141,7 +205,7 @@ def _wrap(func: F, name: str | None) -> F:
         for p in signature.parameters.values()
         if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
     ]
-    context_index = positional_names.index("context") if "context" in positional_names else None
+    context_index = positional_names.index("context") if "context" in positional_names else -1
     known_trigger, trigger_parameter = next(
         (
             (trigger, parameter.name)
@@ -150,7 +214,7 @@ def _wrap(func: F, name: str | None) -> F:
         ),
         (None, None),
     )
-    default_name = name or func.__name__
+    default_name = name or display_name
     # An annotated HTTP request is read by name for its URL; only an unannotated function
     # needs a look at every argument.
     http_parameter = trigger_parameter if known_trigger == "httpTrigger" else None
@@ -159,62 +223,40 @@ def _wrap(func: F, name: str | None) -> F:
     )
     scan_arguments = known_trigger is None
 
-    is_async = inspect.iscoroutinefunction(func)
-    exact = exact_wrapper(
-        func,
-        signature,
-        mode="async" if is_async else "sync",
-        helpers={
-            "begin": begin,
-            "finish": _finish,
-            "log": logger,
-            "name": default_name,
-            "trigger": known_trigger,
-            "describe": _describe_call,
-            "plain": _PLAIN_RESULTS,
-            "is_awaitable": _is_awaitable,
-            "reject": _reject_awaitable,
-        },
-        add_context=not declares_context,
-        http_parameter=http_parameter,
-        scan_arguments=scan_arguments,
-    )
-    if exact is not None:
-        exact = functools.update_wrapper(exact, func)
-        return cast(F, _finish_wrapper(exact, signature, declares_context))
-
-    def describe(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[str | None, str | None]:
-        """The trigger type and the HTTP request's URL for one call."""
-        if scan_arguments:
-            return _describe_call(args, kwargs, known_trigger)
-        if http_parameter is not None:
-            request = kwargs.get(http_parameter)
-            if request is None and 0 <= http_index < len(args):
-                request = args[http_index]
-            url = getattr(request, "url", None)
-            return known_trigger, url if isinstance(url, str) else None
-        return known_trigger, None
-
     def start(args: tuple[Any, ...], kwargs: dict[str, Any], mode: str) -> OpenInvocation | None:
-        """Find the context (taking it out when the function does not declare it) and begin."""
+        """Find the context (taking it out when the function does not declare it) and begin.
+
+        The worker passes every argument by keyword, so the keyword lookups come first.
+        """
         if declares_context:
             context = kwargs.get("context")
-            if context is None and context_index is not None and len(args) > context_index:
+            if context is None and 0 <= context_index < len(args):
                 context = args[context_index]
         else:
             context = kwargs.pop("context", None)
         try:
-            trigger, url = describe(args, kwargs)
+            if scan_arguments:
+                trigger, url = _describe_call(args, kwargs, known_trigger)
+            elif http_parameter is not None:
+                request = kwargs.get(http_parameter)
+                if request is None and 0 <= http_index < len(args):
+                    request = args[http_index]
+                found = getattr(request, "url", None)
+                trigger, url = known_trigger, found if isinstance(found, str) else None
+            else:
+                trigger, url = known_trigger, None
             return begin(context, default_name, mode, trigger, url)
         except Exception:
             logger.exception("azfunc_telemetry could not start tracking an invocation")
             return None
 
-    # The generic wrappers, for callables exact_wrapper() does not take.
-    if is_async:
+    is_function = inspect.isfunction(func) or inspect.ismethod(func)
+    # A callable object's attributes are its state, not a function's metadata: not copied.
+    wraps = functools.wraps(func) if is_function else functools.wraps(func, updated=())
+    if _is_async(func):
         coroutine_function = cast(Callable[..., Awaitable[Any]], func)
 
-        @functools.wraps(func)
+        @wraps
         async def async_entry(*args: Any, **kwargs: Any) -> Any:
             opened = start(args, kwargs, "async")
             try:
@@ -230,13 +272,13 @@ def _wrap(func: F, name: str | None) -> F:
         wrapper: Callable[..., Any] = async_entry
     else:
 
-        @functools.wraps(func)
+        @wraps
         def sync_entry(*args: Any, **kwargs: Any) -> Any:
             opened = start(args, kwargs, "sync")
             try:
                 result = func(*args, **kwargs)
                 if type(result) not in _PLAIN_RESULTS and _is_awaitable(result):
-                    _reject_awaitable(func, result)
+                    _reject_awaitable(display_name, result)
             except BaseException as error:
                 if opened is not None:
                     _finish(opened, None, error)
@@ -247,7 +289,14 @@ def _wrap(func: F, name: str | None) -> F:
 
         wrapper = sync_entry
 
-    return cast(F, _finish_wrapper(wrapper, signature, declares_context))
+    # What the worker reads: inspect.signature (the __signature__ wins over __wrapped__).
+    wrapper.__signature__ = (  # type: ignore[attr-defined]
+        signature if declares_context else _with_context_parameter(signature)
+    )
+    if not is_function:
+        _describe_for_worker(wrapper, func, signature, display_name)
+    setattr(wrapper, _MARK, True)
+    return cast(F, wrapper)
 
 
 def set_up_at_decoration() -> None:
@@ -262,14 +311,22 @@ def set_up_at_decoration() -> None:
         logger.exception("azfunc_telemetry could not set up telemetry")
 
 
-def _finish_wrapper(
-    wrapper: Callable[..., Any], signature: inspect.Signature, declares_context: bool
-) -> Callable[..., Any]:
-    """Advertise the ``context`` parameter the worker must pass, and mark the wrapper."""
-    if not declares_context:
-        wrapper.__signature__ = _with_context_parameter(signature)  # type: ignore[attr-defined]
-    setattr(wrapper, _MARK, True)
-    return wrapper
+def _describe_for_worker(
+    wrapper: Callable[..., Any],
+    func: Callable[..., Any],
+    signature: inspect.Signature,
+    display_name: str,
+) -> None:
+    """Give the wrapper of a partial or a callable object what ``functools.wraps`` could not
+    copy: annotations ``typing.get_type_hints`` resolves, and the name, module and docstring
+    of the function the partial calls (or of the object's class), which the v2 decorators
+    register the function under."""
+    innermost = _innermost(func)
+    wrapper.__annotations__ = _worker_annotations(func, signature)
+    wrapper.__name__ = display_name
+    wrapper.__qualname__ = getattr(innermost, "__qualname__", display_name)
+    wrapper.__module__ = getattr(innermost, "__module__", wrapper.__module__)
+    wrapper.__doc__ = getattr(innermost, "__doc__", None)
 
 
 def _finish(opened: OpenInvocation, result: Any, error: BaseException | None) -> None:
@@ -294,11 +351,11 @@ def _is_awaitable(result: Any) -> bool:
     return False
 
 
-def _reject_awaitable(func: Callable[..., Any], result: Any) -> None:
+def _reject_awaitable(name: str, result: Any) -> None:
     close = getattr(result, "close", None)
     if callable(close):
         close()
     raise TypeError(
-        f"{func.__qualname__} is a plain function that returned an awaitable; the worker runs "
-        "it on the thread pool and would never await it. Declare it `async def`."
+        f"{name} is a plain function that returned an awaitable; the worker runs it on the "
+        "thread pool and would never await it. Declare it `async def`."
     )

@@ -19,12 +19,16 @@ from .concurrency import ConcurrencyTracker
 from .config import InvocationTelemetry, TelemetryConfig, resolve_config
 from .diagnostics import forget_warnings, logger, warn_once
 from .export import Envelope, Exporter
-from .handler import ShutdownDropCounter, TelemetryHandler
+from .handler import Destination, ShutdownDropCounter, TelemetryHandler
+from .handler import connect as connect_handlers
 from .hostjson import decide_invocation_telemetry, host_forwards_logs, read_host_settings
+from .invocation import Reporting, on_first_invocation
+from .invocation import connect as connect_invocations
 from .items import MetricItem, QueueItem
 from .pipeline import PeriodicTask, Pipeline
-from .signals import install_sigterm_flush
+from .signals import install_sigterm_flush, stop_within, when_terminated
 from .stats import DeliveryStats, TelemetryStats
+from .watchdog import timeout_watchdog
 
 if TYPE_CHECKING:
     from .envelope import EnvelopeBuilder
@@ -65,7 +69,6 @@ _runtime: Runtime | None = None
 _retired: Pipeline[Envelope] | None = None
 _tracker = ConcurrencyTracker()
 _atexit_registered = False
-_periodic_extras: list[Callable[[Runtime], PeriodicTask | None]] = []
 
 
 def tracker() -> ConcurrencyTracker:
@@ -76,11 +79,6 @@ def tracker() -> ConcurrencyTracker:
 def get_runtime() -> Runtime | None:
     """The current runtime, or ``None`` before the first ``setup``."""
     return _runtime
-
-
-def register_periodic(factory: Callable[[Runtime], PeriodicTask | None]) -> None:
-    """Add a periodic task to every pipeline ``setup`` builds from now on."""
-    _periodic_extras.append(factory)
 
 
 def setup(
@@ -207,10 +205,10 @@ def setup(
             warn_once(
                 f"{_PROBLEM_KEY_PREFIX}{problem.setting}:{problem.message}", "%s", problem.message
             )
-        from . import watchdog  # noqa: F401 - registers the timeout warning
-
         _runtime = _build(config, given, exporter)
         _retired = None
+        pipeline = _runtime.pipeline
+        connect_invocations(Reporting(pipeline.submit if pipeline else None, _tracker))
         _register_atexit()
         _check_duplicates(_runtime)
         return config
@@ -220,6 +218,7 @@ def _build(
     config: TelemetryConfig, given: dict[str, Any], exporter: Exporter[Envelope] | None
 ) -> Runtime:
     if not config.enabled or (config.connection is None and exporter is None):
+        connect_handlers(None)
         return Runtime(config=config, overrides=given, pipeline=None, handler=None)
     ikey = config.connection.instrumentation_key if config.connection else _NO_IKEY
     invocation_telemetry = _decide_invocation_telemetry(config)
@@ -258,7 +257,8 @@ def _build(
         batch_size=config.batch_size,
         export_interval_s=config.export_interval_s,
     )
-    handler = TelemetryHandler(pipeline.submit, pipeline.excluded_threads, pipeline.feed_back)
+    connect_handlers(Destination(pipeline.submit, pipeline.excluded_threads, pipeline.feed_back))
+    handler = TelemetryHandler()
     root = logging.getLogger()
     for existing in list(root.handlers):
         if isinstance(existing, (TelemetryHandler, ShutdownDropCounter)):
@@ -268,10 +268,9 @@ def _build(
     pipeline.add_periodic(
         PeriodicTask(config.metrics_interval_s, lambda: _emit_metrics(runtime), on_flush=True)
     )
-    for factory in _periodic_extras:
-        task = factory(runtime)
-        if task is not None:
-            pipeline.add_periodic(task)
+    watchdog = timeout_watchdog(config.timeout_warning_ratio, pipeline.submit)
+    if watchdog is not None:
+        pipeline.add_periodic(watchdog)
     return runtime
 
 
@@ -404,6 +403,22 @@ def ensure_setup() -> Runtime:
     return runtime
 
 
+on_first_invocation(ensure_setup)
+
+
+def _stop_on_sigterm() -> Callable[[], object] | None:
+    """Shut telemetry down within its exit deadline; returns how to set it up again."""
+    active = _runtime
+    if active is None:
+        return None
+    overrides = dict(active.overrides)
+    stop_within(active.config.exit_timeout_s, shutdown)
+    return lambda: setup(**overrides)
+
+
+when_terminated(_stop_on_sigterm)
+
+
 def flush(timeout_s: float = 5.0) -> bool:
     """Wait until every item emitted before the call has been accepted by the endpoint.
 
@@ -431,6 +446,7 @@ def shutdown(timeout_s: float | None = None) -> None:
         runtime, _runtime = _runtime, None
         if runtime is not None and runtime.pipeline is not None:
             _retired = runtime.pipeline
+        connect_invocations(None)  # an invocation after this sets up again
     if runtime is None:
         return
     if runtime.pipeline is not None:

@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import signal
 import threading
+from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
-__all__ = ["install_sigterm_flush"]
+__all__ = ["install_sigterm_flush", "stop_within", "when_terminated"]
 
 #: What SIGTERM did before the handler went in front: a callable, SIG_IGN, SIG_DFL or None.
 _previous: Any = signal.SIG_DFL
@@ -31,6 +32,17 @@ _previous: Any = signal.SIG_DFL
 _handling = False
 #: Time kept, within ``exit_timeout_s``, for starting the stopping thread and returning.
 _MARGIN_S = 0.05
+#: Stops telemetry within its exit deadline and returns how to start it again (``None`` when
+#: nothing was running). The runtime hands it in (:func:`when_terminated`): this module sits
+#: below the runtime and does not import it.
+_stop: Callable[[], Callable[[], object] | None] | None = None
+
+
+def when_terminated(stop: Callable[[], Callable[[], object] | None]) -> None:
+    """Call ``stop`` on SIGTERM, before SIGTERM's previous handling; call what it returns after
+    that handling if the process is still running."""
+    global _stop
+    _stop = stop
 
 
 def install_sigterm_flush() -> bool:
@@ -69,12 +81,8 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
 
 
 def _stop_then_chain(signum: int, frame: FrameType | None) -> None:
-    from . import runtime
-
-    active = runtime.get_runtime()
-    overrides = dict(active.overrides) if active is not None else None
-    if active is not None:
-        _stop_within(active.config.exit_timeout_s, runtime.shutdown)
+    stop = _stop
+    resume = stop() if stop is not None else None
     previous = _previous
     if previous is signal.SIG_DFL or previous is None:
         # None: a handler set outside Python, whose behaviour is unknown; the default is the
@@ -87,11 +95,11 @@ def _stop_then_chain(signum: int, frame: FrameType | None) -> None:
         previous(signum, frame)
     # Still running (the signal was ignored, or the app's handler returned): carry on with
     # telemetry exactly as it was configured.
-    if overrides is not None:
-        runtime.setup(**overrides)
+    if resume is not None:
+        resume()
 
 
-def _stop_within(timeout_s: float, shutdown: Any) -> None:
+def stop_within(timeout_s: float, shutdown: Callable[[float], object]) -> None:
     """Run ``shutdown`` on a thread of its own and wait for it at most ``timeout_s``.
 
     The signal interrupts the main thread wherever it was, possibly holding a lock the
@@ -106,7 +114,7 @@ def _stop_within(timeout_s: float, shutdown: Any) -> None:
     stopper.join(budget)
 
 
-def _quietly(shutdown: Any, timeout_s: float) -> None:
+def _quietly(shutdown: Callable[[float], object], timeout_s: float) -> None:
     try:
         shutdown(timeout_s)
     except Exception:  # pragma: no cover - never turn a stop into a traceback

@@ -9,13 +9,15 @@ from __future__ import annotations
 import itertools
 import threading
 from collections import Counter
-from typing import NamedTuple
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 __all__ = ["DeliveryStats", "TelemetryStats"]
 
 
-class TelemetryStats(NamedTuple):
-    """A snapshot of the delivery counters (items, not batches).
+@dataclass(frozen=True)
+class TelemetryStats:
+    """A snapshot of the delivery counters (items, not batches); it never changes once taken.
 
     Attributes:
         queued: items waiting in memory for the export thread now.
@@ -24,6 +26,8 @@ class TelemetryStats(NamedTuple):
         persisted: items written to local storage because delivery kept failing.
         dropped: items lost for good; ``dropped_by_cause`` says why.
         pending: items handed to the exporter and not yet accepted (held or persisted).
+        dropped_by_cause: ``dropped`` by cause (``queue_full``, ``status_400``, ...); a copy
+            of the counters' own, made for this snapshot.
     """
 
     queued: int
@@ -32,7 +36,7 @@ class TelemetryStats(NamedTuple):
     persisted: int
     dropped: int
     pending: int
-    dropped_by_cause: dict[str, int] = {}  # a NamedTuple default, never mutated
+    dropped_by_cause: Mapping[str, int] = field(default_factory=dict)
 
 
 class DeliveryStats:
@@ -44,8 +48,11 @@ class DeliveryStats:
         self.retried = 0
         self.persisted = 0
         self._drops: Counter[str] = Counter()
-        # Incremented from emit() without a lock: next() on itertools.count is atomic.
+        # Incremented from emit() without a lock: next() on itertools.count is atomic. Reading
+        # it takes a value too, so the reads are counted and subtracted (under their own lock).
         self._queue_full = itertools.count()
+        self._queue_full_reads = 0
+        self._read_lock = threading.Lock()
 
     def queue_full(self) -> None:
         """One item did not fit in the queue (hot path: lock-free)."""
@@ -78,8 +85,10 @@ class DeliveryStats:
 
     def queue_full_count(self) -> int:
         """How many items a full queue turned away."""
-        # Reading the counter's next value would consume it; its repr shows the next value.
-        return int(repr(self._queue_full)[6:-1])
+        with self._read_lock:
+            taken = next(self._queue_full) - self._queue_full_reads
+            self._queue_full_reads += 1
+        return taken
 
     def dropped_total(self) -> int:
         """Every item lost, whatever the cause."""

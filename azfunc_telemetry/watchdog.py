@@ -10,25 +10,29 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
 from .context import running_invocations
 from .diagnostics import logger
 from .hostjson import read_host_settings
 from .items import LogItem
 from .pipeline import PeriodicTask
-from .runtime import Runtime, register_periodic
 
 __all__ = ["timeout_watchdog"]
 
 
-def timeout_watchdog(runtime: Runtime) -> PeriodicTask | None:
-    """The periodic check for ``runtime``, or ``None`` when there is no timeout to watch."""
-    ratio = runtime.config.timeout_warning_ratio
+def timeout_watchdog(ratio: float, submit: Callable[[LogItem], None]) -> PeriodicTask | None:
+    """The periodic check, or ``None`` when there is no timeout to watch.
+
+    Args:
+        ratio: the share of ``functionTimeout`` after which an invocation is warned about
+            (``timeout_warning_ratio``; 0 turns the check off).
+        submit: queues the warning's log item for export (the pipeline's ``submit``).
+    """
     settings = read_host_settings()
     timeout_s = settings.function_timeout_s
-    if not ratio or not timeout_s or runtime.pipeline is None:
+    if not ratio or not timeout_s:
         return None
-    pipeline = runtime.pipeline
     threshold_s = timeout_s * ratio
     warned: set[str] = set()
 
@@ -59,10 +63,7 @@ def timeout_watchdog(runtime: Runtime) -> PeriodicTask | None:
                 None,
                 extra={"elapsed_s": round(elapsed, 3), "function_timeout_s": timeout_s},
             )
-            pipeline.submit(LogItem(record, context))
+            submit(LogItem(record, context))
             logger.handle(record)
 
     return PeriodicTask(min(1.0, max(0.05, threshold_s / 20)), check)
-
-
-register_periodic(timeout_watchdog)

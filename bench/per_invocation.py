@@ -51,8 +51,8 @@ __all__ = ["main", "run"]
 
 LIBRARIES = ("azfunc", "opencensus")
 
-_SYNC_LIMIT_US = 8.0
-_ASYNC_LIMIT_US = 12.0
+_SYNC_LIMIT_US = 10.0
+_ASYNC_LIMIT_US = 10.0
 _OPENCENSUS_FACTOR = 8.0
 
 _RESPONSE = http_response()
@@ -205,7 +205,7 @@ def run(settings: Settings, emulator: EmulatorProcess) -> BenchmarkResult:
         )
     result.target(
         "per_invocation_sync",
-        "per invocation, sync: at most 8 µs over a bare call",
+        "per invocation, sync: at most 10 µs over a bare call",
         overheads["sync_azfunc"],
         "<=",
         _SYNC_LIMIT_US,
@@ -213,7 +213,7 @@ def run(settings: Settings, emulator: EmulatorProcess) -> BenchmarkResult:
     )
     result.target(
         "per_invocation_async",
-        "per invocation, async: at most 12 µs over a bare call",
+        "per invocation, async: at most 10 µs over a bare call",
         overheads["async_azfunc"],
         "<=",
         _ASYNC_LIMIT_US,

@@ -27,6 +27,8 @@ import azure.functions as func
 import azfunc_telemetry
 from azfunc_telemetry.envelope import EnvelopeBuilder
 from azfunc_telemetry.export.azure import serialize_batch
+from azfunc_telemetry.handler import Destination
+from azfunc_telemetry.handler import connect as handler_destination
 from azfunc_telemetry.sanitize import Scrubber
 from azfunc_telemetry.testing import FakeContext
 
@@ -221,9 +223,13 @@ class _Capture(logging.Handler):
 def _export_side(result: BenchmarkResult, settings: Settings, connection_string: str) -> None:
     count = settings.export_records
     # Exactly what azfunc_telemetry's handler queues: LogItem(record, invocation).
-    items = _captured_records(
-        lambda into: azfunc_telemetry.TelemetryHandler(into.append, set()), EXTRA, count
-    )
+    items: list[Any] = []
+    previous = handler_destination(Destination(items.append))
+    try:
+        with root_handlers(azfunc_telemetry.TelemetryHandler()):
+            _logging_chunk(FakeContext("per_record"), count, EXTRA)
+    finally:
+        handler_destination(previous)
     records = _captured_records(_Capture, OPENCENSUS_EXTRA, count)
     builder = EnvelopeBuilder(
         "00000000-0000-0000-0000-000000000000",

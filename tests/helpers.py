@@ -34,12 +34,14 @@ OTEL_TAGS = {
 
 def base(envelope: Envelope) -> dict[str, Any]:
     """The envelope's ``baseData``."""
-    return envelope["data"]["baseData"]
+    data: dict[str, Any] = envelope["data"]["baseData"]
+    return data
 
 
 def props(envelope: Envelope) -> dict[str, str]:
     """The envelope's custom dimensions."""
-    return base(envelope).get("properties", {})
+    properties: dict[str, str] = base(envelope).get("properties", {})
+    return properties
 
 
 def of_type(envelopes: list[Envelope], base_type: str) -> list[Envelope]:

@@ -24,6 +24,9 @@ BENCHMARKS = (
     "kql",
 )
 
+# Every benchmark in a child process, about 20 s: left out of the fast inner loop.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def smoke_report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:

@@ -131,7 +131,9 @@ def test_saturation_is_more_work_than_threads_in_a_real_pool() -> None:
                 event.set()
         for future in futures:
             future.result(30)
-    figures = [(s.inflight_sync, s.pool_queued, s.saturated) for s in map(starts.get, range(4))]
+    figures = [
+        (s.inflight_sync, s.pool_queued, s.saturated) for s in map(starts.__getitem__, range(4))
+    ]
     assert figures == [(1, 0, False), (2, 0, False), (2, 1, True), (2, 0, False)]
     assert saturation_summary(starts[2]) == (
         "The worker's thread pool is saturated: all 2 of its threads are taken and 1 more "

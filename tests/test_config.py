@@ -119,7 +119,7 @@ def test_numeric_settings_resolve_and_bad_ones_are_named(monkeypatch: pytest.Mon
 def test_unknown_option_is_a_programming_error() -> None:
     """A misspelt option fails at once instead of being ignored."""
     with pytest.raises(TypeError, match="queue_sise"):
-        azfunc_telemetry.setup(queue_sise=10)
+        azfunc_telemetry.setup(queue_sise=10)  # type: ignore[call-arg]
 
 
 def test_setup_is_idempotent() -> None:

@@ -111,17 +111,17 @@ def test_runtime_invocation_variable_is_stamped_when_the_313_runtime_is_loaded(
 ) -> None:
     """On the 3.13+ runtime the helper also sets azure_functions_runtime.invocation_id_cv."""
     runtime = types.ModuleType("azure_functions_runtime")
-    runtime.invocation_id_cv = contextvars.ContextVar("invocation_id")  # type: ignore[attr-defined]
+    invocation_id_cv: contextvars.ContextVar[str] = contextvars.ContextVar("invocation_id")
+    runtime.invocation_id_cv = invocation_id_cv  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "azure_functions_runtime", runtime)
     seen: list[str | None] = []
 
+    def record_runtime_id() -> None:
+        seen.append(invocation_id_cv.get(None))
+
     @azfunc_telemetry.instrument
     def entry(context: Any) -> threading.Thread:
-        return threading.Thread(
-            target=azfunc_telemetry.wrap_in_invocation(
-                lambda: seen.append(runtime.invocation_id_cv.get(None))  # type: ignore[attr-defined]
-            )
-        )
+        return threading.Thread(target=azfunc_telemetry.wrap_in_invocation(record_runtime_id))
 
     thread = entry(context=FakeContext("rt", invocation_id="cv-1"))
     thread.start()

@@ -32,6 +32,7 @@ def demo_environment() -> dict[str, str]:
     }
 
 
+@pytest.mark.slow
 def test_demo_command_prints_every_cookbook_result(tmp_path: Path) -> None:
     """`python -m azfunc_telemetry demo` exits 0 within a minute, printing each query's rows."""
     started = time.monotonic()
@@ -68,6 +69,7 @@ def test_demo_command_prints_every_cookbook_result(tmp_path: Path) -> None:
     assert not os.path.exists(db_path.group(1))
 
 
+@pytest.mark.slow
 def test_demo_keeps_a_given_database(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """With --db the demo stores into that file, keeps it and says how to query it."""
     path = tmp_path / "kept.db"
@@ -87,6 +89,7 @@ def test_demo_keeps_a_given_database(tmp_path: Path, capsys: pytest.CaptureFixtu
         assert store.count("customMetrics") > 0
 
 
+@pytest.mark.slow
 def test_keep_leaves_the_temporary_database(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -102,6 +105,7 @@ def test_keep_leaves_the_temporary_database(
         assert store.count("requests") == 78
 
 
+@pytest.mark.slow
 def test_temporary_database_is_removed_without_keep(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -122,8 +122,8 @@ class Out(func.Out[str]):
     def set(self, val: str) -> None:
         self.value = val
 
-    def get(self) -> str | None:
-        return self.value
+    def get(self) -> str:
+        return self.value or ""
 
 
 def test_generator_entry_points_are_rejected_with_a_clear_error() -> None:
@@ -199,7 +199,7 @@ def _build_v2_app() -> func.FunctionApp:
     async def queue_worker(msg: func.QueueMessage, context: func.Context) -> None:
         log.info("job %s", msg.get_body().decode())
 
-    blueprint = func.Blueprint()
+    blueprint = func.Blueprint()  # type: ignore[no-untyped-call]
 
     @blueprint.route(route="later")
     def later(req: func.HttpRequest) -> func.HttpResponse:

@@ -45,10 +45,10 @@ def make_builder(*patterns: str) -> EnvelopeBuilder:
     )
 
 
-def make_record(
-    text: str = "order %s done", *, lineno: int = 42, **extra: Any
-) -> logging.LogRecord:
-    """A record as ``logger.info(text, "A-77", extra=extra)`` makes it."""
+def make_record(text: str = "order %s done", /, **extra: Any) -> logging.LogRecord:
+    """A record as ``logger.info(text, "A-77", extra=extra)`` makes it (``lineno`` in ``extra``
+    sets its line number instead)."""
+    lineno = extra.pop("lineno", 42)
     record = logging.LogRecord(
         "app.orders", logging.INFO, "/srv/app/orders.py", lineno, text, ("A-77",), None
     )
@@ -165,7 +165,7 @@ def test_operation_ids_that_are_not_text_are_not_mixed_up() -> None:
     builder = make_builder()
     ids = []
     for operation_id in (1, True, 1, True):
-        context = CONTEXT._replace(operation_id=operation_id)
+        context = CONTEXT._replace(operation_id=operation_id)  # type: ignore[arg-type]
         ids.append(builder.log(make_record(), context, "m")["tags"]["ai.operation.id"])
     assert [type(value) for value in ids] == [int, bool, int, bool]
 
@@ -174,9 +174,9 @@ def test_extra_names_equal_in_python_but_not_as_text() -> None:
     """Records whose extra names are 1 and True (the same dict key) keep the name they have."""
     builder = make_builder()
     first = make_record()
-    first.__dict__[1] = "one"
+    first.__dict__[1] = "one"  # type: ignore[index]
     second = make_record()
-    second.__dict__[True] = "true"
+    second.__dict__[True] = "true"  # type: ignore[index]
     assert log_properties(builder, first, CONTEXT)["1"] == "one"
     assert log_properties(builder, second, CONTEXT)["True"] == "true"
     assert "1" not in log_properties(builder, second, CONTEXT)

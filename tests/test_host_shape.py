@@ -333,7 +333,7 @@ def _duration_ms(value: str) -> float:
 
 
 def _run_in_request_mode(
-    emulator: IngestionEmulator, configure: Callable[[], None]
+    emulator: IngestionEmulator, configure: Callable[[], object]
 ) -> list[Envelope]:
     configure()
     with LocalDispatcher(max_workers=4, host_requests=False) as dispatcher:

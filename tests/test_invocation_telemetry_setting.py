@@ -57,7 +57,9 @@ def test_a_bad_argument_is_named_and_strict_setup_raises() -> None:
     assert config.invocation_telemetry == "auto"
     with pytest.raises(ValueError, match="argument invocation_telemetry is invalid"):
         azfunc_telemetry.setup(
-            exporter=azfunc_telemetry.InMemoryExporter(), invocation_telemetry="x", strict=True
+            exporter=azfunc_telemetry.InMemoryExporter(),
+            invocation_telemetry="x",  # type: ignore[arg-type]
+            strict=True,
         )
 
 

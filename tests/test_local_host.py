@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
 from helpers import base, of_type, props
@@ -13,7 +14,7 @@ TRACE_ID = "0af7651916cd43dd8448eb211c80319c"
 HOST_SPAN = "b7ad6b7169203331"
 
 
-def host_request(**changes: object) -> HostRequest:
+def host_request(**changes: Any) -> HostRequest:
     """One finished invocation as the host saw it."""
     request = HostRequest(
         function_name="Orders",

@@ -280,11 +280,11 @@ def test_http_trigger_reports_status_url_and_trigger_type(emulator: IngestionEmu
             params={"status": status, "code": "s3cr3tkey"},
             body=b"",
         )
-        api(req=request, context=FakeContext("api"))
+        api(req=request, context=FakeContext("api"))  # type: ignore[call-arg]
     positional = func.HttpRequest(
         "GET", "http://localhost/api/y", params={"status": "202"}, body=b""
     )
-    api(positional, context=FakeContext("api"))
+    api(positional, context=FakeContext("api"))  # type: ignore[call-arg]
     envelopes = emulator.wait_for(count_type("RequestData", 3), timeout=10)
     rows = {base(r)["responseCode"]: base(r) for r in of_type(envelopes, "RequestData")}
     assert rows["202"]["url"] == "http://localhost/api/y"

@@ -42,7 +42,7 @@ def azure_log_handler() -> OpenCensusHandler:
     from opencensus.ext.azure.log_exporter import AzureLogHandler
     from opencensus.ext.azure.metrics_exporter.standard_metrics import http_requests
 
-    http.server.HTTPServer.__init__ = http_requests.ORIGINAL_CONSTRUCTOR
+    http.server.HTTPServer.__init__ = http_requests.ORIGINAL_CONSTRUCTOR  # type: ignore[method-assign]
     handler_class: OpenCensusHandler = AzureLogHandler
     if sys.version_info >= (3, 13):
         # Its lock=None breaks every log call on 3.13 (pinned below); given a real lock the
@@ -142,6 +142,7 @@ def log_many(logger: logging.Logger, count: int) -> None:
 # -- a full queue on the root logger ------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_opencensus_defect_full_queue_on_root_logger_raises_recursion_error(
     azure_log_handler: OpenCensusHandler,
     emulator: IngestionEmulator,
@@ -248,6 +249,7 @@ def test_connection_refused_is_persisted_and_delivered_later(tmp_path: Path) -> 
 # -- flush() -------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_opencensus_defect_flush_returns_before_delivery(
     azure_log_handler: OpenCensusHandler,
     emulator: IngestionEmulator,
@@ -287,6 +289,7 @@ def test_flush_returns_true_only_after_delivery(
 # -- exit on a stuck endpoint ---------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_opencensus_defect_exit_waits_for_the_grace_period_and_loses_the_record(
     emulator: IngestionEmulator, tmp_path: Path
 ) -> None:

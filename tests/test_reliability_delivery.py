@@ -100,6 +100,7 @@ def test_retryable_status_is_retried_with_growing_backoff(
     assert (counters.sent, counters.retried, counters.dropped) == (1, 2, 0)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("status", [429, 503])
 def test_retry_after_in_seconds_is_honoured(
     emulator: IngestionEmulator, storage: Path, status: int
@@ -114,6 +115,7 @@ def test_retry_after_in_seconds_is_honoured(
     assert messages(emulator.envelopes) == ["throttled"]
 
 
+@pytest.mark.slow
 def test_retry_after_as_http_date_is_honoured(emulator: IngestionEmulator, storage: Path) -> None:
     """``Retry-After: <HTTP date>`` delays the retry until that moment."""
     fast_setup(emulator.connection_string, storage)
@@ -129,6 +131,7 @@ def test_retry_after_as_http_date_is_honoured(emulator: IngestionEmulator, stora
     assert messages(emulator.envelopes) == ["throttled until a date"]
 
 
+@pytest.mark.slow
 def test_items_logged_during_backoff_wait_and_arrive_in_order(
     emulator: IngestionEmulator, storage: Path
 ) -> None:
@@ -377,6 +380,7 @@ def test_stats_report_sent_retried_persisted_and_dropped(
     assert counters.pending == 0
 
 
+@pytest.mark.slow
 def test_answer_lost_after_ingestion_is_a_duplicate(
     emulator: IngestionEmulator, storage: Path
 ) -> None:

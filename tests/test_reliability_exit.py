@@ -17,6 +17,9 @@ from procs.launch import child_environment, run_program, start_program, stored_i
 from azfunc_telemetry.testing import IngestionEmulator, ScriptedResponse
 
 EXIT_TIMEOUT_S = 1.0
+# Each test runs processes to their exit: left out of the fast inner loop.
+pytestmark = pytest.mark.slow
+
 #: Writing a few hundred items to disk and tearing the interpreter down.
 EXIT_SLACK_S = 0.75
 

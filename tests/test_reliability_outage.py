@@ -27,7 +27,8 @@ from azfunc_telemetry.testing import IngestionEmulator, RecordedRequest, Scripte
 
 log = logging.getLogger("app.outage")
 
-pytestmark = pytest.mark.usefixtures("info_logging")
+# Outages last seconds by nature: every test here is left out of the fast inner loop.
+pytestmark = [pytest.mark.usefixtures("info_logging"), pytest.mark.slow]
 
 
 @pytest.fixture

@@ -140,6 +140,7 @@ def test_hung_endpoint_still_ends_within_the_exit_timeout_and_the_next_process_d
     assert stored_items(storage) == []
 
 
+@pytest.mark.slow
 def test_a_second_sigterm_does_not_cut_the_first_one_short(
     emulator: IngestionEmulator, tmp_path: Path
 ) -> None:

@@ -87,10 +87,10 @@ def test_opencensus_is_used_only_through_its_public_api() -> None:
         if not imports:
             continue
         users.append(source.name)
-        for node in imports:
-            assert node.module is not None
-            assert not any(part.startswith("_") for part in node.module.split("."))
-            assert not any(alias.name.startswith("_") for alias in node.names)
+        for statement in imports:
+            assert statement.module is not None
+            assert not any(part.startswith("_") for part in statement.module.split("."))
+            assert not any(alias.name.startswith("_") for alias in statement.names)
         for node in ast.walk(tree):
             if isinstance(node, ast.Attribute) and node.attr.startswith("_"):
                 owner = node.value
@@ -99,6 +99,7 @@ def test_opencensus_is_used_only_through_its_public_api() -> None:
     assert users == ["storage.py"]
 
 
+@pytest.mark.slow
 def test_a_blob_being_leased_over_and_over_stays_pending(tmp_path: Path) -> None:
     """Another process leasing and handing back a blob of ours again and again renames it
     under every listing; it is still on disk, so it stays pending the whole time."""

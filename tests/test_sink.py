@@ -234,7 +234,12 @@ def test_cli_demo_passes_arguments(monkeypatch: pytest.MonkeyPatch) -> None:
     """`demo --db X --keep` calls azfunc_telemetry.local.demo.main(X, True)."""
     calls: list[tuple[str | None, bool]] = []
     demo = types.ModuleType("azfunc_telemetry.local.demo")
-    demo.main = lambda db_path, keep: calls.append((db_path, keep)) or 7  # type: ignore[attr-defined]
+
+    def fake_main(db_path: str | None, keep: bool) -> int:
+        calls.append((db_path, keep))
+        return 7
+
+    demo.main = fake_main  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "azfunc_telemetry.local.demo", demo)
     assert main(["demo", "--db", "x.db", "--keep"]) == 7
     assert main(["demo"]) == 7

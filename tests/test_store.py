@@ -599,7 +599,7 @@ def test_concurrent_processes_lose_nothing(tmp_path: pathlib.Path) -> None:
 def test_context_columns_are_computed_or_copied_from_tags(store: TelemetryStore) -> None:
     """client_Type and client_IP are computed; user_Id and session_Id come from tags."""
     envelope = copy.deepcopy(OC_MESSAGE)
-    envelope["tags"].update({"ai.user.id": "u-1", "ai.session.id": "s-1"})  # type: ignore[union-attr]
+    envelope["tags"].update({"ai.user.id": "u-1", "ai.session.id": "s-1"})  # type: ignore[attr-defined]
     store.insert([envelope])
     row = only_row(store, "traces")
     assert (row["client_Type"], row["client_IP"]) == ("PC", "0.0.0.0")

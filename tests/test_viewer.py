@@ -269,6 +269,7 @@ def test_render_hint_reads_only_the_final_operator() -> None:
     assert render_hint("traces | take 1") is None
 
 
+@pytest.mark.slow
 def test_static_files_ship_in_the_wheel(tmp_path: Path) -> None:
     """A wheel built from the source carries every file of the page as package data."""
     completed = subprocess.run(

@@ -27,6 +27,9 @@ from viewer_support import (
 from azfunc_telemetry.local.viewer import ViewerServer
 from azfunc_telemetry.local.viewer.reader import load_invocations
 
+# A real browser against a served page, about 10 s: left out of the fast inner loop.
+pytestmark = pytest.mark.slow
+
 SCREENSHOT_ENV = "AZFUNC_VIEWER_SCREENSHOT"
 """Set to a path to keep a copy of the screenshot (docs/viewer.png is made this way)."""
 
@@ -154,7 +157,7 @@ def test_timeline_has_one_bar_per_invocation_in_its_lane(page: Browser, store: V
     )
     assert sum(lane.startswith("event loop") for lane in lanes) == 1
     # One colour per function.
-    colours = {}
+    colours: dict[str, set[str]] = {}
     for bar in bars:
         colours.setdefault(bar["fn"], set()).add(bar["fill"])
     assert all(len(fills) == 1 for fills in colours.values())

@@ -8,6 +8,7 @@ that nothing else (a test runner's log capture) holds on to the records.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import sys
@@ -46,7 +47,7 @@ def main() -> None:
     tracemalloc.stop()
     counters = azfunc_telemetry.stats()
     report = {
-        "stats": counters._asdict(),
+        "stats": dataclasses.asdict(counters),
         "most_queued": most_queued,
         "peak_bytes": peak,
         "raised": raised,

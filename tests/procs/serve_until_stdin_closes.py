@@ -17,7 +17,9 @@ def main() -> None:
     azfunc_telemetry.setup()
     print("ready", flush=True)
     sys.stdin.read()
-    print("stats", tuple(azfunc_telemetry.stats())[:5], flush=True)
+    counters = azfunc_telemetry.stats()
+    shown = (counters.queued, counters.sent, counters.retried, counters.persisted)
+    print("stats", (*shown, counters.dropped), flush=True)
     print("main-done", time.monotonic(), flush=True)
 
 

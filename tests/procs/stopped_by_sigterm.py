@@ -21,12 +21,13 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from types import FrameType
 
 import azfunc_telemetry
 
 
-def _app_handler(code: int) -> object:
+def _app_handler(code: int) -> Callable[[int, FrameType | None], None]:
     def handle(signum: int, frame: FrameType | None) -> None:
         print("app handler", flush=True)
         os._exit(code)

@@ -46,7 +46,8 @@ Call = tuple[str, dict[str, Any], "dict[str, Any] | None"]
 
 def props(envelope: dict[str, Any]) -> dict[str, Any]:
     """An envelope's custom dimensions."""
-    return envelope["data"]["baseData"].get("properties", {})
+    properties: dict[str, Any] = envelope["data"]["baseData"].get("properties", {})
+    return properties
 
 
 def succeeded(invocations: list[Invocation]) -> list[bool]:

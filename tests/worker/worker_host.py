@@ -269,7 +269,8 @@ class WorkerHost:
                 )
             )
 
-        return self.run(together())
+        gathered: list[Invocation] = self.run(together())
+        return gathered
 
     # -- the worker's log forwarding -------------------------------------------------------
 

@@ -18,12 +18,18 @@ log = logging.getLogger("probe_app")
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 
 
+def _log_executor_record(tag: str, index: int) -> None:
+    log.info("executor record %s %d", tag, index)
+
+
 def _helpers(tag: str) -> threading.Thread:
     with azfunc_telemetry.InvocationExecutor(max_workers=2, thread_name_prefix="probe") as pool:
-        list(pool.map(lambda i: log.info("executor record %s %d", tag, i), (0, 1)))
-    return threading.Thread(
-        target=azfunc_telemetry.wrap_in_invocation(lambda: log.info("thread record %s", tag))
-    )
+        list(pool.map(_log_executor_record, (tag, tag), (0, 1)))
+
+    def log_thread_record() -> None:
+        log.info("thread record %s", tag)
+
+    return threading.Thread(target=azfunc_telemetry.wrap_in_invocation(log_thread_record))
 
 
 @app.route(route="sync_helpers", methods=["GET"])
