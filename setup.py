@@ -43,7 +43,7 @@ setup(
             "ruff>=0.6",
         ],
     },
-    entry_points={"console_scripts": ["azfunc-telemetry=azfunc_telemetry.cli:main"]},
+    entry_points={"console_scripts": ["azfunc-telemetry=azfunc_telemetry.local.cli:main"]},
     classifiers=[
         "Programming Language :: Python :: 3",
         "Programming Language :: Python :: 3 :: Only",

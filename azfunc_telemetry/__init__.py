@@ -23,34 +23,35 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
-from .context import InvocationContext, current_invocation
-from .middleware import instrument
+from .capture.context import current_invocation
+from .invocation.middleware import instrument
+from .model.invocation import InvocationContext
 from .runtime import flush, setup, shutdown, stats
 
 if TYPE_CHECKING:
-    from .app import instrument_app
+    from .capture.handler import InvocationContextFilter, TelemetryHandler
+    from .capture.spans import Span, span
+    from .capture.threads import InvocationExecutor, wrap_in_invocation
     from .config import TelemetryConfig
     from .export import Exporter
     from .export.memory import InMemoryExporter
-    from .handler import InvocationContextFilter, TelemetryHandler
-    from .invocation import mark_dispatched
-    from .spans import Span, span
-    from .stats import TelemetryStats
-    from .threads import InvocationExecutor, wrap_in_invocation
+    from .export.stats import TelemetryStats
+    from .invocation.app import instrument_app
+    from .invocation.lifecycle import mark_dispatched
 
 _LAZY = {
     "Exporter": ".export",
     "InMemoryExporter": ".export.memory",
-    "InvocationContextFilter": ".handler",
-    "InvocationExecutor": ".threads",
-    "Span": ".spans",
+    "InvocationContextFilter": ".capture.handler",
+    "InvocationExecutor": ".capture.threads",
+    "Span": ".capture.spans",
     "TelemetryConfig": ".config",
-    "TelemetryHandler": ".handler",
-    "TelemetryStats": ".stats",
-    "instrument_app": ".app",
-    "mark_dispatched": ".invocation",
-    "span": ".spans",
-    "wrap_in_invocation": ".threads",
+    "TelemetryHandler": ".capture.handler",
+    "TelemetryStats": ".export.stats",
+    "instrument_app": ".invocation.app",
+    "mark_dispatched": ".invocation.lifecycle",
+    "span": ".capture.spans",
+    "wrap_in_invocation": ".capture.threads",
 }
 
 __all__ = [

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from azfunc_telemetry.cli import main
+from azfunc_telemetry.local.cli import main
 
 __all__: list[str] = []
 

@@ -69,7 +69,7 @@ class TelemetryConfig(NamedTuple):
     cloud_role_instance: str = ""
     scrub_patterns: tuple[str, ...] = ()
     #: ``auto``, ``request`` or ``dependency``: how each invocation is reported (see
-    #: :func:`azfunc_telemetry.hostjson.decide_invocation_telemetry`).
+    #: :func:`azfunc_telemetry.invocation.hostjson.decide_invocation_telemetry`).
     invocation_telemetry: str = "auto"
     #: Property names whose values are redacted whole, added to the built-in ones.
     sensitive_keys: tuple[str, ...] = ()

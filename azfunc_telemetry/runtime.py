@@ -15,23 +15,25 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .concurrency import ConcurrencyTracker
+from .capture.handler import Destination, ShutdownDropCounter, TelemetryHandler
+from .capture.handler import connect as connect_handlers
+from .capture.spans import connect as connect_spans
 from .config import InvocationTelemetry, TelemetryConfig, resolve_config
 from .diagnostics import forget_warnings, logger, warn_once
 from .export import Envelope, Exporter
-from .handler import Destination, ShutdownDropCounter, TelemetryHandler
-from .handler import connect as connect_handlers
-from .hostjson import decide_invocation_telemetry, host_forwards_logs, read_host_settings
-from .invocation import Reporting, on_first_invocation
-from .invocation import connect as connect_invocations
-from .items import MetricItem, QueueItem
-from .pipeline import PeriodicTask, Pipeline
+from .export.pipeline import PeriodicTask, Pipeline
+from .export.stats import DeliveryStats, TelemetryStats
+from .invocation.concurrency import ConcurrencyTracker
+from .invocation.hostjson import decide_invocation_telemetry, host_forwards_logs, read_host_settings
+from .invocation.lifecycle import Reporting, on_first_invocation
+from .invocation.lifecycle import connect as connect_invocations
+from .invocation.middleware import on_decoration
+from .invocation.watchdog import timeout_watchdog
+from .model.records import MetricItem, QueueItem
 from .signals import install_sigterm_flush, stop_within, when_terminated
-from .stats import DeliveryStats, TelemetryStats
-from .watchdog import timeout_watchdog
 
 if TYPE_CHECKING:
-    from .envelope import EnvelopeBuilder
+    from .export.appinsights.envelope import EnvelopeBuilder
 
 __all__ = ["flush", "get_runtime", "setup", "shutdown", "stats", "tracker"]
 
@@ -209,6 +211,7 @@ def setup(
         _retired = None
         pipeline = _runtime.pipeline
         connect_invocations(Reporting(pipeline.submit if pipeline else None, _tracker))
+        connect_spans(pipeline.submit if pipeline else None)
         _register_atexit()
         _check_duplicates(_runtime)
         return config
@@ -224,8 +227,8 @@ def _build(
     invocation_telemetry = _decide_invocation_telemetry(config)
 
     def make_builder() -> EnvelopeBuilder:
-        from .envelope import EnvelopeBuilder
-        from .sanitize import Scrubber
+        from .export.appinsights.envelope import EnvelopeBuilder
+        from .model.scrubbing import Scrubber
 
         return EnvelopeBuilder(
             ikey,
@@ -238,13 +241,13 @@ def _build(
     def make_exporter(stats: DeliveryStats) -> Exporter[Envelope]:
         if exporter is not None:
             return exporter
-        from .export.azure import AzureMonitorExporter
+        from .export.appinsights.exporter import AzureMonitorExporter
 
         return AzureMonitorExporter(config, stats)
 
     def has_stored_telemetry() -> bool:
         from .config import default_storage_path
-        from .export.storage import has_blobs
+        from .export.appinsights.storage import has_blobs
 
         path = default_storage_path(config)
         return exporter is None and config.storage_enabled and has_blobs(path)
@@ -403,7 +406,14 @@ def ensure_setup() -> Runtime:
     return runtime
 
 
+def _set_up_at_decoration() -> None:
+    """Decoration sets telemetry up, with the SIGTERM flush first (it runs on the main thread)."""
+    install_sigterm_flush()
+    ensure_setup()
+
+
 on_first_invocation(ensure_setup)
+on_decoration(_set_up_at_decoration)
 
 
 def _stop_on_sigterm() -> Callable[[], object] | None:
@@ -447,6 +457,7 @@ def shutdown(timeout_s: float | None = None) -> None:
         if runtime is not None and runtime.pipeline is not None:
             _retired = runtime.pipeline
         connect_invocations(None)  # an invocation after this sets up again
+        connect_spans(None)
     if runtime is None:
         return
     if runtime.pipeline is not None:

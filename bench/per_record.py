@@ -25,11 +25,11 @@ from typing import Any
 import azure.functions as func
 
 import azfunc_telemetry
-from azfunc_telemetry.envelope import EnvelopeBuilder
-from azfunc_telemetry.export.azure import serialize_batch
-from azfunc_telemetry.handler import Destination
-from azfunc_telemetry.handler import connect as handler_destination
-from azfunc_telemetry.sanitize import Scrubber
+from azfunc_telemetry.capture.handler import Destination
+from azfunc_telemetry.capture.handler import connect as handler_destination
+from azfunc_telemetry.export.appinsights.envelope import EnvelopeBuilder
+from azfunc_telemetry.export.appinsights.exporter import serialize_batch
+from azfunc_telemetry.model.scrubbing import Scrubber
 from azfunc_telemetry.testing import FakeContext
 
 from .children import EmulatorProcess, scratch_storage

@@ -8,9 +8,13 @@ from typing import Any
 
 import pytest
 
-from azfunc_telemetry.concurrency import ConcurrencyTracker, InvocationStart, saturation_summary
-from azfunc_telemetry.context import InvocationContext
-from azfunc_telemetry.items import RequestItem
+from azfunc_telemetry.capture.context import InvocationContext
+from azfunc_telemetry.invocation.concurrency import (
+    ConcurrencyTracker,
+    InvocationStart,
+    saturation_summary,
+)
+from azfunc_telemetry.model.records import RequestItem
 
 
 def _hammer(tracker: ConcurrencyTracker, threads: int, rounds: int) -> None:

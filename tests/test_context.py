@@ -15,8 +15,12 @@ from typing import Any
 import pytest
 
 import azfunc_telemetry
-from azfunc_telemetry.hostjson import host_forwards_logs, parse_timespan_s, read_host_settings
-from azfunc_telemetry.ids import parse_traceparent
+from azfunc_telemetry.capture.ids import parse_traceparent
+from azfunc_telemetry.invocation.hostjson import (
+    host_forwards_logs,
+    parse_timespan_s,
+    read_host_settings,
+)
 from azfunc_telemetry.testing import FakeContext
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import azfunc_telemetry
-from azfunc_telemetry.handler import TelemetryHandler
+from azfunc_telemetry.capture.handler import TelemetryHandler
 from azfunc_telemetry.local import demo
 from azfunc_telemetry.local.cookbook import COOKBOOK
 from azfunc_telemetry.local.store import TelemetryStore

@@ -19,14 +19,14 @@ from typing import Any
 
 import pytest
 
-from azfunc_telemetry import envelope as envelope_module
-from azfunc_telemetry import sanitize
-from azfunc_telemetry.context import InvocationContext
-from azfunc_telemetry.dimensions import MEMO_MAX, record_properties
-from azfunc_telemetry.envelope import EnvelopeBuilder, format_time
+from azfunc_telemetry.capture.context import InvocationContext
 from azfunc_telemetry.export import Envelope
-from azfunc_telemetry.export.body import serialize_batch
-from azfunc_telemetry.sanitize import MAX_PROPERTIES, REDACTED, Scrubber, safe_str
+from azfunc_telemetry.export.appinsights import envelope as envelope_module
+from azfunc_telemetry.export.appinsights.body import serialize_batch
+from azfunc_telemetry.export.appinsights.envelope import EnvelopeBuilder, format_time
+from azfunc_telemetry.model import scrubbing as sanitize
+from azfunc_telemetry.model.dimensions import MEMO_MAX, record_properties
+from azfunc_telemetry.model.scrubbing import MAX_PROPERTIES, REDACTED, Scrubber, safe_str
 
 CONTEXT = InvocationContext(
     invocation_id="inv-1",

@@ -10,7 +10,7 @@ import warnings
 
 import pytest
 
-from azfunc_telemetry.ids import new_span_id, new_trace_id
+from azfunc_telemetry.capture.ids import new_span_id, new_trace_id
 
 SPAN = re.compile(r"[0-9a-f]{16}")
 TRACE = re.compile(r"[0-9a-f]{32}")
@@ -93,7 +93,7 @@ def test_traceparent_parsing_agrees_with_the_specification_on_damaged_headers() 
     """50,000 headers with one to three characters changed: same verdict as the W3C pattern."""
     import random
 
-    from azfunc_telemetry.ids import parse_traceparent
+    from azfunc_telemetry.capture.ids import parse_traceparent
 
     rng = random.Random(20261124)
     header = f"00-{new_trace_id()}-{new_span_id()}-01"

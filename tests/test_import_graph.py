@@ -180,3 +180,59 @@ def test_the_cycle_finder_sees_cycles_of_each_kind() -> None:
     typing_only = [e for e in edges if e.kind == "type-checking"]
     assert deferred, "deferred imports are part of the graph"
     assert typing_only, "type-checking imports are told apart from those that run"
+
+
+#: The layers of the package, lowest first (docs/ARCHITECTURE.md draws them). A module may
+#: import its own layer and the layers below it; what a lower layer needs from above is handed
+#: to it at run time. The developer tools stand apart, on top: nothing a function app imports
+#: may import them.
+LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("settings", ("_version", "config", "connection", "diagnostics")),
+    ("model", ("model",)),
+    ("export", ("export",)),
+    ("capture", ("capture",)),
+    ("invocation", ("invocation",)),
+    ("runtime", ("runtime", "signals")),
+    ("developer tools", ("__main__", "ingestion", "local", "testing")),
+)
+
+
+def layer_of(module: str) -> int:
+    """The index in :data:`LAYERS` of ``module`` (a dotted name inside the package)."""
+    top = module.split(".")[1]
+    for index, (_, members) in enumerate(LAYERS):
+        if top in members:
+            return index
+    raise AssertionError(f"{module} belongs to no layer: add it to LAYERS")
+
+
+def upward(edges: list[Edge]) -> list[Edge]:
+    """The edges that point up: from a module to a layer above its own."""
+    return [
+        edge
+        for edge in edges
+        if edge.importer != ROOT
+        and edge.imported != ROOT
+        and layer_of(edge.imported) > layer_of(edge.importer)
+    ]
+
+
+def test_every_import_points_down_the_layers() -> None:
+    """No module imports from a layer above its own, even lazily or for types only."""
+    edges = import_edges()
+    for module in _modules():
+        if module != ROOT:
+            layer_of(module)  # every module has its place
+    wrong = upward(edges)
+    assert not wrong, "imports that point up:\n" + "\n".join(
+        f"  {e.importer} ({LAYERS[layer_of(e.importer)][0]}) imports {e.imported} "
+        f"({LAYERS[layer_of(e.imported)][0]}), line {e.line}"
+        for e in wrong
+    )
+
+
+def test_the_layer_check_sees_an_upward_import() -> None:
+    """The check itself reports a model module importing the runtime, and passes the reverse."""
+    up = Edge(f"{ROOT}.model.records", f"{ROOT}.runtime", 1, "function")
+    down = Edge(f"{ROOT}.runtime", f"{ROOT}.model.records", 1, "module")
+    assert upward([up, down]) == [up]

@@ -11,7 +11,7 @@ import pytest
 
 import azfunc_telemetry
 from azfunc_telemetry.config import resolve_config
-from azfunc_telemetry.hostjson import decide_invocation_telemetry, read_host_settings
+from azfunc_telemetry.invocation.hostjson import decide_invocation_telemetry, read_host_settings
 
 SETTING = "AZFUNC_TELEMETRY_INVOCATION_TELEMETRY"
 OVERRIDE = "AzureFunctionsJobHost__logging__logLevel__Host.Results"

@@ -17,7 +17,7 @@ from helpers import base
 from procs.launch import fast_setup
 
 import azfunc_telemetry
-from azfunc_telemetry.sanitize import (
+from azfunc_telemetry.model.scrubbing import (
     MAX_MESSAGE,
     MAX_PROPERTIES,
     MAX_PROPERTY_KEY,

@@ -105,8 +105,8 @@ def test_a_blob_being_leased_over_and_over_stays_pending(tmp_path: Path) -> None
     under every listing; it is still on disk, so it stays pending the whole time."""
     from opencensus.ext.azure.common.storage import LocalFileBlob
 
-    from azfunc_telemetry.export.storage import PersistentStore
-    from azfunc_telemetry.stats import DeliveryStats
+    from azfunc_telemetry.export.appinsights.storage import PersistentStore
+    from azfunc_telemetry.export.stats import DeliveryStats
 
     store = PersistentStore(
         str(tmp_path / "store"), max_bytes=1 << 20, retention_s=3600.0, stats=DeliveryStats()

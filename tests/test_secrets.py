@@ -16,10 +16,10 @@ from helpers import base
 from procs.launch import fast_setup, stored_blobs, wait_until
 
 import azfunc_telemetry
-from azfunc_telemetry.cli import build_parser
+from azfunc_telemetry.local.cli import build_parser
 from azfunc_telemetry.local.sink import TelemetrySink
+from azfunc_telemetry.model.scrubbing import REDACTED, Scrubber
 from azfunc_telemetry.runtime import get_runtime
-from azfunc_telemetry.sanitize import REDACTED, Scrubber
 from azfunc_telemetry.testing import FakeContext, IngestionEmulator, ScriptedResponse
 
 log = logging.getLogger("app.secrets")

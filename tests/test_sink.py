@@ -22,7 +22,7 @@ from typing import IO, Any
 import pytest
 from helpers import otel_envelope, otel_message
 
-from azfunc_telemetry.cli import main
+from azfunc_telemetry.local.cli import main
 from azfunc_telemetry.local.sink import TelemetrySink
 from azfunc_telemetry.local.store import TelemetryStore
 

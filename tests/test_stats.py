@@ -8,7 +8,7 @@ import threading
 import pytest
 
 import azfunc_telemetry
-from azfunc_telemetry.stats import DeliveryStats, TelemetryStats
+from azfunc_telemetry.export.stats import DeliveryStats, TelemetryStats
 
 
 def test_a_snapshot_cannot_be_changed_and_shares_nothing() -> None:

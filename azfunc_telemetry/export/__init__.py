@@ -1,10 +1,11 @@
-"""The exporter seam: where the export thread hands telemetry to a backend.
+"""Export: the bounded pipeline, its export thread, delivery counters, and the backend seam.
 
-The pipeline knows the typed records of :mod:`azfunc_telemetry.items` and two contracts, both
-generic in the backend's wire item: a :class:`Formatter` turns each record into one wire item,
-and an :class:`Exporter` delivers batches of them. Application Insights is one such pair (its
-envelopes, built by ``EnvelopeBuilder``, and ``AzureMonitorExporter``); another backend, such as
-OpenTelemetry, is one more pair beside it, fed the same records.
+The pipeline knows the typed records of :mod:`azfunc_telemetry.model.records` and two
+contracts, both generic in the backend's wire item: a :class:`Formatter` turns each record into
+one wire item, and an :class:`Exporter` delivers batches of them. Application Insights is one
+such pair, in :mod:`azfunc_telemetry.export.appinsights` (envelopes built by
+``EnvelopeBuilder``, sent by ``AzureMonitorExporter``); another backend, such as OpenTelemetry,
+is one more package beside it, fed the same records.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 if TYPE_CHECKING:
-    from ..items import QueueItem
+    from ..model.records import QueueItem
 
 __all__ = ["Envelope", "Exporter", "Formatter"]
 

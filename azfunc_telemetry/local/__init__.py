@@ -1,4 +1,7 @@
-"""Local Application Insights stand-in: a telemetry sink, a SQLite store and KQL queries.
+"""Developer tools: a local Application Insights stand-in and the ``azfunc-telemetry`` command.
+
+A telemetry sink, a SQLite store laid out like Application Insights, KQL over it, the demo, the
+browser viewer, and :mod:`.cli`, the command that runs them.
 
 The modules of this package are imported on demand (``azfunc_telemetry.local.sink``,
 ``azfunc_telemetry.local.store``, ...) so that using the library in a function app never loads

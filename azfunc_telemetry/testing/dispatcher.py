@@ -27,9 +27,9 @@ from typing import Any
 
 import azure.functions as func
 
-from ..hostjson import host_writes_requests, read_host_settings
-from ..ids import parse_traceparent
-from ..invocation import mark_dispatched
+from ..capture.ids import parse_traceparent
+from ..invocation.hostjson import host_writes_requests, read_host_settings
+from ..invocation.lifecycle import mark_dispatched
 from .fakes import FakeContext
 from .host import HostRequest, HostTelemetry, host_result_code
 

@@ -15,7 +15,7 @@ from typing import Any
 import azure.functions as func
 from azure.functions._abc import RetryContext, TraceContext
 
-from ..ids import new_span_id, new_trace_id
+from ..capture.ids import new_span_id, new_trace_id
 
 __all__ = ["WORKER_THREAD_LOCAL", "FakeContext", "FakeRetryContext", "FakeTraceContext"]
 

@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from ..connection import ConnectionInfo, parse_connection_string, track_url
-from ..envelope import format_duration, format_time
+from ..export.appinsights.envelope import format_duration, format_time
 
 __all__ = ["HOST_RESULTS_CATEGORY", "HostRequest", "HostTelemetry", "host_result_code"]
 

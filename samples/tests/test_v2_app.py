@@ -41,7 +41,7 @@ def test_every_function_is_indexed_and_instrumented(
     functions: dict[str, Callable[..., Any]],
 ) -> None:
     """The worker finds the three functions, each already wrapped by the library."""
-    from azfunc_telemetry.middleware import is_instrumented
+    from azfunc_telemetry.invocation.middleware import is_instrumented
 
     assert set(functions) == {"hello", "quote", "process_order"}
     assert all(is_instrumented(function) for function in functions.values())

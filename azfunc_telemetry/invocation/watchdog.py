@@ -12,11 +12,11 @@ import logging
 import time
 from collections.abc import Callable
 
-from .context import running_invocations
-from .diagnostics import logger
+from ..capture.context import running_invocations
+from ..diagnostics import logger
+from ..export.pipeline import PeriodicTask
+from ..model.records import LogItem
 from .hostjson import read_host_settings
-from .items import LogItem
-from .pipeline import PeriodicTask
 
 __all__ = ["timeout_watchdog"]
 

@@ -14,8 +14,8 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from ..sanitize import safe_str
-from . import Envelope
+from ...model.scrubbing import safe_str
+from .. import Envelope
 from .http import HttpReply
 
 __all__ = ["RETRYABLE_STATUSES", "Verdict", "classify_reply", "retry_after_s"]

@@ -34,10 +34,10 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from ..diagnostics import warn_once
-from ..sanitize import safe_str
+from ...diagnostics import warn_once
+from ...model.scrubbing import safe_str
+from .. import Envelope
 from ..stats import DeliveryStats
-from . import Envelope
 
 __all__ = ["PersistentStore", "has_blobs"]
 

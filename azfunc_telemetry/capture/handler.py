@@ -17,8 +17,8 @@ import logging
 import threading
 from collections.abc import Callable, Collection
 
+from ..model.records import LogItem
 from .context import lookup_invocation
-from .items import LogItem
 
 __all__ = [
     "WORKER_LOGGERS",

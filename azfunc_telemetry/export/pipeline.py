@@ -16,10 +16,10 @@ from collections import deque
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
-from .diagnostics import logger, warn_once
-from .export import Exporter, Formatter
+from ..diagnostics import logger, warn_once
+from ..model.records import QueueItem
+from . import Exporter, Formatter
 from .forksafe import importing
-from .items import QueueItem
 from .stats import DeliveryStats, TelemetryStats
 
 __all__ = ["PeriodicTask", "Pipeline"]

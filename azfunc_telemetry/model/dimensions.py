@@ -16,8 +16,8 @@ import os
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
-from .context import InvocationContext
-from .sanitize import MAX_PROPERTIES, Scrubber, safe_str
+from .invocation import InvocationContext
+from .scrubbing import MAX_PROPERTIES, Scrubber, safe_str
 
 __all__ = [
     "MEMO_MAX",

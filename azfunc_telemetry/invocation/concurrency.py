@@ -15,6 +15,8 @@ import weakref
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple
 
+from ..model.invocation import InvocationStart
+
 __all__ = [
     "ConcurrencyTracker",
     "InvocationStart",
@@ -39,25 +41,6 @@ class PoolInfo(NamedTuple):
     source: str
     queued: int | None
     grown: bool | None = None
-
-
-class InvocationStart(NamedTuple):
-    """What the tracker saw when an invocation began, and the thread it began on.
-
-    The pool fields describe the pool sync invocations run on (for an async invocation, as
-    last seen by a sync one); ``pool_queued`` and ``pool_grown`` are ``None`` when the pool
-    itself cannot be seen. ``ticket`` identifies the invocation to the tracker's ``exit_*``.
-    """
-
-    inflight_sync: int
-    inflight_async: int
-    pool_size: int
-    pool_source: str
-    pool_queued: int | None
-    pool_grown: bool | None
-    saturated: bool
-    thread_name: str
-    ticket: int
 
 
 class TrackerSnapshot(NamedTuple):

@@ -17,10 +17,10 @@ from datetime import datetime, timezone
 from types import TracebackType
 from typing import Any
 
-from ._version import __version__
-from .context import InvocationContext
-from .dimensions import LogDimensions, host_dimensions, record_properties, remember
-from .items import (
+from ..._version import __version__
+from ...model.dimensions import LogDimensions, host_dimensions, record_properties, remember
+from ...model.invocation import InvocationContext
+from ...model.records import (
     DependencyItem,
     ExceptionItem,
     LogItem,
@@ -29,7 +29,7 @@ from .items import (
     RequestItem,
     request_properties,
 )
-from .sanitize import (
+from ...model.scrubbing import (
     MAX_ITEM_BYTES,
     MAX_MESSAGE,
     MAX_NAME,

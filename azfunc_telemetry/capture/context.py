@@ -15,7 +15,9 @@ from __future__ import annotations
 import contextvars
 import sys
 import threading
-from typing import Any, NamedTuple
+from typing import Any
+
+from ..model.invocation import InvocationContext
 
 __all__ = [
     "InvocationContext",
@@ -29,29 +31,6 @@ __all__ = [
     "set_current",
     "worker_storages",
 ]
-
-
-class InvocationContext(NamedTuple):
-    """What every item emitted during one invocation is tagged with.
-
-    Attributes:
-        invocation_id: the Functions host's id for this invocation.
-        function_name: the function's name, also used as ``operation_Name``.
-        operation_id: the W3C trace id shared with the host's own request row.
-        parent_id: the id that telemetry emitted *now* is parented to: the invocation's request
-            id, or the innermost open :func:`azfunc_telemetry.span`.
-        request_id: the id of this invocation's own item (an ``InProc`` dependency under the
-            host's request, or a ``requests`` row), which its logs and spans are parented to.
-        host_parent_id: the span id from the incoming ``traceparent`` (the host's span, the id
-            of the host's request row), if any.
-    """
-
-    invocation_id: str
-    function_name: str
-    operation_id: str
-    parent_id: str
-    request_id: str
-    host_parent_id: str | None = None
 
 
 _CURRENT: contextvars.ContextVar[InvocationContext | None] = contextvars.ContextVar(

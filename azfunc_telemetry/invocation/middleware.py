@@ -17,15 +17,13 @@ import functools
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 
-from .diagnostics import logger
-from .invocation import OpenInvocation, begin, end
-from .runtime import ensure_setup
-from .signals import install_sigterm_flush
+from ..diagnostics import logger
+from .lifecycle import OpenInvocation, begin, end
 
 if TYPE_CHECKING:
     import inspect
 
-__all__ = ["instrument", "is_instrumented", "set_up_at_decoration"]
+__all__ = ["instrument", "is_instrumented", "on_decoration", "set_up_at_decoration"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 _MARK = "__azfunc_telemetry_instrumented__"
@@ -77,7 +75,6 @@ def instrument(func: F | None = None, /, *, name: str | None = None) -> F | Call
     Raises:
         TypeError: for generator functions, which the worker cannot run as entry points.
     """
-    install_sigterm_flush()  # decoration runs on the worker's main thread; setup may not
     if func is None:
         return lambda f: _wrap(f, name)
     return _wrap(func, name)
@@ -299,14 +296,29 @@ def _wrap(func: F, name: str | None) -> F:
     return cast(F, wrapper)
 
 
+#: What decorating sets up, handed down by the runtime when the package is imported.
+_on_decoration: Callable[[], object] | None = None
+
+
+def on_decoration(hook: Callable[[], object]) -> None:
+    """Call ``hook`` whenever an entry point is decorated (the runtime's set-up)."""
+    global _on_decoration
+    _on_decoration = hook
+
+
 def set_up_at_decoration() -> None:
     """Set telemetry up now, while the app is imported, not at its first invocation.
 
-    Records the app logs at import time (after this point) are then exported too. A failure is
-    logged, never raised: decorating must not stop the app from loading.
+    Records the app logs at import time (after this point) are then exported too, and the
+    SIGTERM flush goes in on the worker's main thread, where decoration runs (the first
+    invocation's set-up may run on a pool thread). A failure is logged, never raised: decorating
+    must not stop the app from loading.
     """
+    hook = _on_decoration
+    if hook is None:
+        return
     try:
-        ensure_setup()
+        hook()
     except Exception:
         logger.exception("azfunc_telemetry could not set up telemetry")
 

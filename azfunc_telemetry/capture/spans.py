@@ -9,15 +9,25 @@ from __future__ import annotations
 
 import contextvars
 import time
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
-from . import runtime
+from ..model.records import DependencyItem, ExceptionItem, QueueItem
 from .context import InvocationContext, lookup_invocation, reset_current, set_current
 from .ids import new_span_id
-from .items import DependencyItem, ExceptionItem
 
-__all__ = ["Span", "span"]
+__all__ = ["Span", "connect", "span"]
+
+#: Where finished spans are queued: the pipeline's ``submit``, handed down by the runtime when it
+#: builds one; ``None`` before ``setup()``, after ``shutdown()`` and when export is off.
+_submit: Callable[[QueueItem], None] | None = None
+
+
+def connect(submit: Callable[[QueueItem], None] | None) -> None:
+    """Queue finished spans with ``submit`` from now on (``None``: report nothing)."""
+    global _submit
+    _submit = submit
 
 
 class Span:
@@ -85,8 +95,8 @@ class Span:
         self.__exit__(exc_type, exc, tb)
 
     def _report(self, duration_ns: int, exc: BaseException | None) -> None:
-        active = runtime.get_runtime()
-        if active is None or active.pipeline is None:
+        submit = _submit
+        if submit is None:
             return
         parent = self._parent
         success = self.success if self.success is not None else exc is None
@@ -95,7 +105,7 @@ class Span:
         if parent is not None:
             properties.setdefault("invocation_id", parent.invocation_id)
             properties.setdefault("function_name", parent.function_name)
-        active.pipeline.submit(
+        submit(
             DependencyItem(
                 operation_id=parent.operation_id if parent else None,
                 parent_id=parent.parent_id if parent else None,
@@ -114,7 +124,7 @@ class Span:
         )
         if exc is not None:
             context = parent._replace(parent_id=self.span_id) if parent else None
-            active.pipeline.submit(
+            submit(
                 ExceptionItem(exc, context, time.time(), {"span": self.name, "handled": "false"})
             )
 

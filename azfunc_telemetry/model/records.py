@@ -14,9 +14,8 @@ import os
 from collections.abc import Mapping
 from typing import NamedTuple, TypeAlias
 
-from .concurrency import InvocationStart
-from .context import InvocationContext
-from .sanitize import safe_str
+from .invocation import InvocationContext, InvocationStart
+from .scrubbing import safe_str
 
 __all__ = [
     "DependencyItem",

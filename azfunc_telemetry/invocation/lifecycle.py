@@ -18,11 +18,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from ..capture.context import InvocationContext, activate, deactivate, remember_worker_storage
+from ..capture.ids import new_span_id, new_trace_id, parse_traceparent
+from ..diagnostics import RateLimitedWarning
+from ..model.records import ExceptionItem, QueueItem, RequestItem
 from .concurrency import ConcurrencyTracker, InvocationStart
-from .context import InvocationContext, activate, deactivate, remember_worker_storage
-from .diagnostics import RateLimitedWarning
-from .ids import new_span_id, new_trace_id, parse_traceparent
-from .items import ExceptionItem, QueueItem, RequestItem
 
 __all__ = [
     "DISPATCH_ATTRIBUTE",

@@ -28,12 +28,12 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..config import TelemetryConfig, default_storage_path
-from ..connection import track_url
-from ..diagnostics import RateLimitedWarning, logger, warn_once
+from ...config import TelemetryConfig, default_storage_path
+from ...connection import track_url
+from ...diagnostics import RateLimitedWarning, logger, warn_once
+from .. import Envelope
 from ..forksafe import importing
 from ..stats import DeliveryStats
-from . import Envelope
 from .body import serialize_batch
 from .http import HttpReply, HttpSender, TransportError
 from .replies import Verdict, classify_reply, retry_after_s

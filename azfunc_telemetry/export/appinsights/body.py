@@ -12,8 +12,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from ..sanitize import safe_str
-from . import Envelope
+from ...model.scrubbing import safe_str
+from .. import Envelope
 
 __all__ = ["serialize_batch"]
 
