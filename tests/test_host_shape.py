@@ -197,6 +197,11 @@ def test_invocations_are_inproc_dependencies_under_the_hosts_requests(
     for trace in of_type(envelopes, "MessageData"):
         invocation_id = props(trace)["InvocationId"]
         assert trace["tags"]["ai.operation.parentId"] == base(items[invocation_id])["id"]
+    # Every dimension the invocation item carries is in the README's table of what appears where.
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    row = next(line for line in readme.splitlines() if line.startswith("| `dependencies` of type"))
+    emitted = {name for item in items.values() for name in props(item)}
+    assert {name for name in emitted if f"`{name}`" not in row} == set()
 
 
 def test_every_trace_and_exception_carries_the_host_dimensions(
