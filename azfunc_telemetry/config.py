@@ -9,10 +9,23 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Literal, NamedTuple
+from collections.abc import Iterable, Mapping
+from typing import Any, NamedTuple
 
 from .connection import ConnectionInfo, parse_connection_string, unquote
+from .setting_kinds import (
+    BOOL,
+    INVOCATION_TELEMETRY,
+    INVOCATION_TELEMETRY_CHOICES,
+    NAMES,
+    POSITIVE_FLOAT,
+    POSITIVE_INT,
+    RATIO,
+    TEXT,
+    InvocationTelemetry,
+    ValueKind,
+    parse_bool,
+)
 
 __all__ = [
     "ENV_CONNECTION_STRING",
@@ -81,160 +94,29 @@ class TelemetryConfig(NamedTuple):
         return self.enabled and self.connection is not None
 
 
-class _Kind(NamedTuple):
-    """How one kind of option is read from an app setting and checked as an argument."""
-
-    #: What a valid value is, as the messages say it.
-    expected: str
-    #: The value of an app setting's text; raises ``ValueError`` (without the text) when bad.
-    parse: Callable[[str], Any]
-    #: The value of an explicit argument; raises ``ValueError`` when of the wrong type or range.
-    check: Callable[[object], Any]
-
-
-def _parse_bool(raw: str) -> bool:
-    lowered = raw.strip().lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off", ""):
-        return False
-    raise ValueError("not true or false")
-
-
-def _check_bool(value: object) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError(f"a {type(value).__name__}, not True or False")
-    return value
-
-
-def _check_positive_int(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"a {type(value).__name__}, not a whole number")
-    if value <= 0:
-        raise ValueError("not above 0")
-    return value
-
-
-def _parse_positive_int(raw: str) -> int:
-    try:
-        number = int(raw.strip())
-    except ValueError:
-        raise ValueError("not a whole number") from None
-    return _check_positive_int(number)
-
-
-def _number(value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"a {type(value).__name__}, not a number")
-    number = float(value)
-    if number != number or number in (float("inf"), float("-inf")):
-        raise ValueError("not a finite number")
-    return number
-
-
-def _check_positive_float(value: object) -> float:
-    number = _number(value)
-    if number <= 0:
-        raise ValueError("not above 0")
-    return number
-
-
-def _parse_float(raw: str) -> float:
-    try:
-        return float(raw.strip())
-    except ValueError:
-        raise ValueError("not a number") from None
-
-
-def _check_ratio(value: object) -> float:
-    number = _number(value)
-    if not 0.0 <= number < 1.0:
-        raise ValueError("not from 0 to below 1")
-    return number
-
-
-def _check_text(value: object) -> str:
-    if isinstance(value, os.PathLike):
-        value = os.fspath(value)
-    if not isinstance(value, str):
-        raise ValueError(f"a {type(value).__name__}, not text")
-    return value
-
-
-def _parse_names(raw: str) -> tuple[str, ...]:
-    return tuple(name.strip() for name in re.split(r"[,;]", raw) if name.strip())
-
-
-InvocationTelemetry = Literal["auto", "request", "dependency"]
-"""How each invocation is reported: decided by the host's config, a request, or a dependency."""
-INVOCATION_TELEMETRY_CHOICES: tuple[InvocationTelemetry, ...] = ("auto", "request", "dependency")
-
-
-def _parse_invocation_telemetry(raw: str) -> str:
-    value = raw.strip().lower()
-    if value not in INVOCATION_TELEMETRY_CHOICES:
-        raise ValueError("not one of the choices")
-    return value
-
-
-def _check_invocation_telemetry(value: object) -> str:
-    if not isinstance(value, str):
-        raise ValueError(f"a {type(value).__name__}, not text")
-    return _parse_invocation_telemetry(value)
-
-
-def _check_names(value: object) -> tuple[str, ...]:
-    if isinstance(value, str):  # "pin,otp" reads as the app setting would
-        return _parse_names(value)
-    if not isinstance(value, Iterable):
-        raise ValueError(f"a {type(value).__name__}, not a list of names")
-    names = tuple(value)
-    if not all(isinstance(name, str) and name.strip() for name in names):
-        raise ValueError("a list holding something other than non-empty text")
-    return tuple(name.strip() for name in names)
-
-
-_BOOL = _Kind("true or false", _parse_bool, _check_bool)
-_POSITIVE_INT = _Kind("a whole number above 0", _parse_positive_int, _check_positive_int)
-_POSITIVE_FLOAT = _Kind(
-    "a number of seconds above 0",
-    lambda raw: _check_positive_float(_parse_float(raw)),
-    _check_positive_float,
-)
-_RATIO = _Kind(
-    "a number from 0 (off) to below 1",
-    lambda raw: _check_ratio(_parse_float(raw)),
-    _check_ratio,
-)
-_TEXT = _Kind("text", str, _check_text)
-_NAMES = _Kind("names separated by commas", _parse_names, _check_names)
-_INVOCATION_TELEMETRY = _Kind(
-    "auto, request or dependency", _parse_invocation_telemetry, _check_invocation_telemetry
-)
-
 #: Every option read from an argument or an app setting, by kind.
-_OPTIONS: dict[str, _Kind] = {
-    "enabled": _BOOL,
-    "queue_size": _POSITIVE_INT,
-    "batch_size": _POSITIVE_INT,
-    "export_interval_s": _POSITIVE_FLOAT,
-    "request_timeout_s": _POSITIVE_FLOAT,
-    "max_attempts": _POSITIVE_INT,
-    "backoff_base_s": _POSITIVE_FLOAT,
-    "backoff_max_s": _POSITIVE_FLOAT,
-    "storage_enabled": _BOOL,
-    "storage_path": _TEXT,
-    "storage_max_bytes": _POSITIVE_INT,
-    "storage_retention_s": _POSITIVE_FLOAT,
-    "storage_retry_interval_s": _POSITIVE_FLOAT,
-    "exit_timeout_s": _POSITIVE_FLOAT,
-    "metrics_interval_s": _POSITIVE_FLOAT,
-    "timeout_warning_ratio": _RATIO,
-    "gzip": _BOOL,
-    "cloud_role": _TEXT,
-    "cloud_role_instance": _TEXT,
-    "sensitive_keys": _NAMES,
-    "invocation_telemetry": _INVOCATION_TELEMETRY,
+_OPTIONS: dict[str, ValueKind] = {
+    "enabled": BOOL,
+    "queue_size": POSITIVE_INT,
+    "batch_size": POSITIVE_INT,
+    "export_interval_s": POSITIVE_FLOAT,
+    "request_timeout_s": POSITIVE_FLOAT,
+    "max_attempts": POSITIVE_INT,
+    "backoff_base_s": POSITIVE_FLOAT,
+    "backoff_max_s": POSITIVE_FLOAT,
+    "storage_enabled": BOOL,
+    "storage_path": TEXT,
+    "storage_max_bytes": POSITIVE_INT,
+    "storage_retention_s": POSITIVE_FLOAT,
+    "storage_retry_interval_s": POSITIVE_FLOAT,
+    "exit_timeout_s": POSITIVE_FLOAT,
+    "metrics_interval_s": POSITIVE_FLOAT,
+    "timeout_warning_ratio": RATIO,
+    "gzip": BOOL,
+    "cloud_role": TEXT,
+    "cloud_role_instance": TEXT,
+    "sensitive_keys": NAMES,
+    "invocation_telemetry": INVOCATION_TELEMETRY,
 }
 
 
@@ -391,7 +273,7 @@ def resolve_config(
             )
     if ENV_DISABLED in env and "enabled" not in given:
         try:
-            values["enabled"] = not _parse_bool(env[ENV_DISABLED])
+            values["enabled"] = not parse_bool(env[ENV_DISABLED])
         except ValueError as exc:
             problems.append(
                 ConfigProblem(

@@ -7,7 +7,6 @@ thread does that when there is something to send.
 
 from __future__ import annotations
 
-import atexit
 import logging
 import os
 import threading
@@ -20,6 +19,7 @@ from .capture.handler import connect as connect_handlers
 from .capture.spans import connect as connect_spans
 from .config import InvocationTelemetry, TelemetryConfig, resolve_config
 from .diagnostics import forget_warnings, logger, warn_once
+from .exits import shut_down_at_exit
 from .export import Envelope, Exporter
 from .export.pipeline import PeriodicTask, Pipeline
 from .export.stats import DeliveryStats, TelemetryStats
@@ -70,7 +70,6 @@ _runtime: Runtime | None = None
 #: The pipeline the last ``shutdown()`` stopped: ``stats()`` keeps reporting its final figures.
 _retired: Pipeline[Envelope] | None = None
 _tracker = ConcurrencyTracker()
-_atexit_registered = False
 
 
 def tracker() -> ConcurrencyTracker:
@@ -212,7 +211,7 @@ def setup(
         pipeline = _runtime.pipeline
         connect_invocations(Reporting(pipeline.submit if pipeline else None, _tracker))
         connect_spans(pipeline.submit if pipeline else None)
-        _register_atexit()
+        shut_down_at_exit(shutdown, _own_threads)
         _check_duplicates(_runtime)
         return config
 
@@ -326,74 +325,12 @@ def _retire(runtime: Runtime) -> None:
         runtime.pipeline.shutdown(runtime.config.exit_timeout_s)
 
 
-def _register_atexit() -> None:
-    global _atexit_registered
-    if not _atexit_registered:
-        atexit.register(_shutdown_at_exit)
-        _atexit_registered = True
-
-
-def _shutdown_at_exit() -> None:
-    try:
-        shutdown()
-    except Exception:  # pragma: no cover - never turn an exit into a traceback
-        pass
-
-
-_forked_from_main_thread = True
-
-
-def _note_forking_thread() -> None:
-    global _forked_from_main_thread
-    _forked_from_main_thread = threading.current_thread() is threading.main_thread()
-
-
-def _end_child_with_its_threads() -> None:
-    """In a child forked from a worker thread, end the process as it would end without us.
-
-    Such a child runs only the thread that forked; ``sys.exit()`` there ends that thread, and
-    with it the process, skipping interpreter shutdown and ``atexit``. The export thread the
-    fork hook started would keep the process alive instead (and its parent's ``waitpid``
-    waiting), so a watcher waits for every thread of the child but ours to end, flushes
-    within ``exit_timeout_s`` as an exit would, and lets the process end.
-    """
-    if _forked_from_main_thread or _runtime is None or _runtime.pipeline is None:
-        return
-    forking_thread = threading.current_thread()
-    watcher = threading.Thread(
-        target=_shutdown_when_threads_end,
-        args=(forking_thread,),
-        name="azfunc-telemetry-fork-exit",
-        daemon=True,
-    )
-    watcher.start()
-
-
-def _shutdown_when_threads_end(forking_thread: threading.Thread) -> None:
-    forking_thread.join()
-    unjoinable: set[threading.Thread] = set()  # threads Python did not start cannot be joined
-    while True:
-        runtime = _runtime
-        ours = runtime.pipeline.excluded_threads if runtime and runtime.pipeline else set()
-        others = [
-            thread
-            for thread in threading.enumerate()
-            if thread is not threading.current_thread()
-            and thread.ident not in ours
-            and thread not in unjoinable
-        ]
-        if not others:
-            break
-        for thread in others:
-            try:
-                thread.join()
-            except (RuntimeError, AssertionError):
-                unjoinable.add(thread)
-    _shutdown_at_exit()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(before=_note_forking_thread, after_in_child=_end_child_with_its_threads)
+def _own_threads() -> set[int] | None:
+    """The idents of the export thread(s), or ``None`` when telemetry is not exporting."""
+    runtime = _runtime
+    if runtime is None or runtime.pipeline is None:
+        return None
+    return runtime.pipeline.excluded_threads
 
 
 def ensure_setup() -> Runtime:

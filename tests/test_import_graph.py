@@ -187,12 +187,12 @@ def test_the_cycle_finder_sees_cycles_of_each_kind() -> None:
 #: to it at run time. The developer tools stand apart, on top: nothing a function app imports
 #: may import them.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("settings", ("_version", "config", "connection", "diagnostics")),
+    ("settings", ("_version", "config", "connection", "diagnostics", "setting_kinds")),
     ("model", ("model",)),
     ("export", ("export",)),
     ("capture", ("capture",)),
     ("invocation", ("invocation",)),
-    ("runtime", ("runtime", "signals")),
+    ("runtime", ("exits", "runtime", "signals")),
     ("developer tools", ("__main__", "ingestion", "local", "testing")),
 )
 
