@@ -9,13 +9,11 @@ reads them with KQL. Nothing leaves the machine: the sink listens on the loopbac
 from __future__ import annotations
 
 import os
-import signal
 import threading
-from collections.abc import Callable
-from types import FrameType
 from typing import Any
 
 from azfunc_telemetry.ingestion import IncomingRequest, IngestionServer
+from azfunc_telemetry.local.serving import serve_until_interrupted
 from azfunc_telemetry.local.store import TelemetryStore
 
 __all__ = ["DEFAULT_PORT", "DEFAULT_SINK_IKEY", "TelemetrySink"]
@@ -25,8 +23,6 @@ DEFAULT_PORT = 8642
 
 DEFAULT_SINK_IKEY = "00000000-0000-0000-0000-000000000000"
 """Instrumentation key put in the connection string when the sink accepts any key."""
-
-_SignalHandler = Callable[[int, FrameType | None], Any] | int | None
 
 
 class TelemetrySink:
@@ -117,21 +113,4 @@ class TelemetrySink:
         Signal handlers can only be installed from the main thread; elsewhere only :meth:`stop`
         ends the loop.
         """
-        previous: _SignalHandler = None
-        in_main_thread = threading.current_thread() is threading.main_thread()
-        if in_main_thread:
-            previous = signal.signal(signal.SIGTERM, self._on_sigterm)
-        self.start()
-        try:
-            # A timed wait keeps the main thread responsive to signals on every platform.
-            while not self._stopped.wait(0.5):
-                pass
-        except KeyboardInterrupt:
-            pass
-        finally:
-            if in_main_thread and previous is not None:
-                signal.signal(signal.SIGTERM, previous)
-            self.stop()
-
-    def _on_sigterm(self, signum: int, frame: FrameType | None) -> None:
-        self._stopped.set()
+        serve_until_interrupted(self.start, self.stop, self._stopped)

@@ -19,16 +19,14 @@ import ipaddress
 import json
 import logging
 import os
-import signal
 import threading
-from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
-from types import FrameType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from azfunc_telemetry.local.serving import serve_until_interrupted
 from azfunc_telemetry.local.viewer.queries import run_viewer_query
 from azfunc_telemetry.local.viewer.reader import (
     StoreUnavailableError,
@@ -66,7 +64,6 @@ _STATIC = {
 }
 _MAX_BODY = 200_000
 _log = logging.getLogger("azfunc_telemetry.viewer")
-_SignalHandler = Callable[[int, FrameType | None], Any] | int | None
 
 
 class RemoteBindRefusedError(ValueError):
@@ -298,20 +295,4 @@ class ViewerServer:
 
     def run(self) -> None:
         """Serve until interrupted (Ctrl+C or SIGTERM)."""
-        previous: _SignalHandler = None
-        in_main_thread = threading.current_thread() is threading.main_thread()
-        if in_main_thread:
-            previous = signal.signal(signal.SIGTERM, self._on_sigterm)
-        self.start()
-        try:
-            while not self._stopped.wait(0.5):
-                pass
-        except KeyboardInterrupt:
-            pass
-        finally:
-            if in_main_thread and previous is not None:
-                signal.signal(signal.SIGTERM, previous)
-            self.stop()
-
-    def _on_sigterm(self, signum: int, frame: FrameType | None) -> None:
-        self._stopped.set()
+        serve_until_interrupted(self.start, self.stop, self._stopped)
