@@ -51,7 +51,7 @@ def run(settings: Settings, emulator: EmulatorProcess) -> BenchmarkResult:
     result.diagnostics["child"] = report
     result.target(
         "outage_memory",
-        "outage: at most 160 MiB of RSS growth (peak) after 1,000,000 records (default queue bound)",
+        "outage: at most 160 MiB of RSS growth (peak) after 1,000,000 records (queue bound)",
         growth_peak,
         "<=",
         _GROWTH_LIMIT_MIB,

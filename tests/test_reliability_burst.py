@@ -40,7 +40,10 @@ def _is_burst_item(item: dict[str, Any]) -> bool:
     data = item["data"]
     if data["baseType"] in ("RequestData", "RemoteDependencyData"):
         return True  # the invocation's own item (a request, or a dependency under the host's)
-    return data["baseType"] == "MessageData" and data["baseData"]["message"].startswith("burst ")
+    if data["baseType"] != "MessageData":
+        return False
+    message: str = data["baseData"]["message"]
+    return message.startswith("burst ")
 
 
 def output_value(stdout: str, name: str) -> str:
