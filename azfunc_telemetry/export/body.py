@@ -42,6 +42,8 @@ _MESSAGE_KEYS = ("ver", "message", "severityLevel", "properties")
 #: JSON of whole tags dicts, and of single ``"name":"value"`` properties, each bounded.
 _tag_texts: dict[tuple[tuple[Any, Any], ...], str] = {}
 _property_texts: dict[tuple[Any, Any], str] = {}
+#: Pairs seen once (not remembered yet), bounded like the memo.
+_pairs_seen: set[tuple[Any, Any]] = set()
 _TEXTS_MAX = 4096
 _PROPERTY_TEXT_VALUE_MAX = 128
 
@@ -93,15 +95,33 @@ def _tags_json(tags: dict[Any, Any]) -> str:
 
 def _properties_json(properties: dict[Any, Any]) -> str:
     """Properties' JSON, one remembered ``"name":"value"`` at a time (values vary by record)."""
-    texts = []
-    for pair in properties.items():
-        text = _property_texts.get(pair)
+    texts = [*map(_property_texts.get, properties.items())]  # the loop runs in C
+    try:
+        return "{" + ",".join(texts) + "}"  # type: ignore[arg-type]
+    except TypeError:  # a pair not remembered (None): usually the first record of its kind
+        pass
+    pairs = tuple(properties.items())
+    for index, text in enumerate(texts):
         if text is None:
-            name, value = pair
-            text = f"{_string(name)}:{_string(value)}"  # TypeError unless both are text
-            if len(value) <= _PROPERTY_TEXT_VALUE_MAX:
-                if len(_property_texts) >= _TEXTS_MAX:
-                    _property_texts.clear()
-                _property_texts[pair] = text
-        texts.append(text)
-    return "{" + ",".join(texts) + "}"
+            texts[index] = _pair_json(pairs[index])
+    return "{" + ",".join(texts) + "}"  # type: ignore[arg-type]
+
+
+def _pair_json(pair: tuple[Any, Any]) -> str:
+    """One ``"name":"value"``, remembered when the value is short and seen before.
+
+    A pair is remembered on its second sighting: values seen once (an order number, an
+    amount) would otherwise fill the memo and, clearing it, evict the pairs that do repeat.
+    """
+    name, value = pair
+    text = f"{_string(name)}:{_string(value)}"  # TypeError unless both are text
+    if len(value) <= _PROPERTY_TEXT_VALUE_MAX:
+        if pair in _pairs_seen:
+            if len(_property_texts) >= _TEXTS_MAX:
+                _property_texts.clear()
+            _property_texts[pair] = text
+        else:
+            if len(_pairs_seen) >= _TEXTS_MAX:
+                _pairs_seen.clear()
+            _pairs_seen.add(pair)
+    return text
