@@ -156,9 +156,19 @@ class LogDimensions:
             extra = found
         line = record.lineno
         levelno = record.levelno
-        key: tuple[object, ...] = (record.levelname, record.name, record.filename, levelno, line)
-        if context is not None:
-            key = (context.invocation_id, context.function_name, *key)
+        key: tuple[object, ...]
+        if context is None:
+            key = (record.levelname, record.name, record.filename, levelno, line)
+        else:
+            key = (
+                context.invocation_id,
+                context.function_name,
+                record.levelname,
+                record.name,
+                record.filename,
+                levelno,
+                line,
+            )
         exact = type(line) is int and type(levelno) is int  # True == 1, not as text
         known = self._head_memo.get(key) if exact else None
         if known is None:

@@ -173,7 +173,8 @@ class EnvelopeBuilder:
             # Text of an exception formatted elsewhere. With exc_info present but empty
             # (logger.exception outside an except block) it is only "NoneType: None".
             message = f"{message}\n{self._scrubber.scrub(record.exc_text)}"
-        message = truncate(message, MAX_MESSAGE)
+        if len(message) > MAX_MESSAGE:
+            message = truncate(message, MAX_MESSAGE)
         properties, property_chars = self._log_dimensions.measured(record, context)
         if context is None:
             tags = self._base_tags.copy()

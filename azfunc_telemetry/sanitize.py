@@ -211,6 +211,7 @@ class Scrubber:
         self._names: dict[str, str] = {}
         #: Cleaned pairs: (name, value) -> (name, text, characters in both) as sent.
         self._cleaned: dict[tuple[str, object], tuple[str, str, int]] = {}
+        self._seen_once: set[tuple[str, object]] = set()
 
     def scrub(self, text: str) -> str:
         """Return ``text`` with every secret the rules know replaced."""
@@ -298,9 +299,7 @@ class Scrubber:
                     name, text = self._clean(key, value)
                     known = (name, text, len(name) + len(text))
                     if len(text) <= _CLEANED_TEXT_MAX:
-                        if len(cleaned) >= _CLEANED_MAX:
-                            cleaned.clear()
-                        cleaned[pair] = known
+                        self._remember(pair, known)
                 into[known[0]] = known[1]
                 chars += known[2]
             else:
@@ -308,6 +307,19 @@ class Scrubber:
                 into[name] = text
                 chars += len(name) + len(text)
         return count, chars
+
+    def _remember(self, pair: tuple[str, object], known: tuple[str, str, int]) -> None:
+        """Keep a cleaned pair seen for the second time: pairs seen once (an order number)
+        would otherwise fill the memo and, clearing it, evict the pairs that do repeat."""
+        seen = self._seen_once
+        if pair in seen:
+            if len(self._cleaned) >= _CLEANED_MAX:
+                self._cleaned.clear()
+            self._cleaned[pair] = known
+        else:
+            if len(seen) >= _CLEANED_MAX:
+                seen.clear()
+            seen.add(pair)
 
     def _clean(self, key: object, value: object) -> tuple[str, str]:
         """The name and text one property is sent as."""
