@@ -40,7 +40,7 @@ _ENVELOPE_KEYS = ("iKey", "tags", "time", "name", "data")
 _DATA_KEYS = ("baseData", "baseType")
 _MESSAGE_KEYS = ("ver", "message", "severityLevel", "properties")
 #: JSON of whole tags dicts, and of single ``"name":"value"`` properties, each bounded.
-_tag_texts: dict[tuple[tuple[Any, Any], ...], str] = {}
+_tag_texts: dict[tuple[tuple[Any, ...], tuple[Any, ...]], str] = {}
 _property_texts: dict[tuple[Any, Any], str] = {}
 #: Pairs seen once (not remembered yet), bounded like the memo.
 _pairs_seen: set[tuple[Any, Any]] = set()
@@ -81,12 +81,12 @@ def _envelope_json(envelope: Envelope) -> str:
 
 def _tags_json(tags: dict[Any, Any]) -> str:
     """A tags dict's JSON; the tags of one operation are the same on all of its items."""
-    key = tuple(tags.items())
+    key = (tuple(tags), tuple(tags.values()))  # two tuples, not one a pair
     text = _tag_texts.get(key)
     if text is None:
         text = _encode(tags)
         # Text only: equal keys must mean equal JSON, and 1 == 1.0 == True.
-        if all(type(name) is str and type(value) is str for name, value in key):
+        if all(type(name) is str and type(value) is str for name, value in tags.items()):
             if len(_tag_texts) >= _TEXTS_MAX:
                 _tag_texts.clear()
             _tag_texts[key] = text
