@@ -81,7 +81,7 @@ def _envelope_json(envelope: Envelope) -> str:
 
 def _tags_json(tags: dict[Any, Any]) -> str:
     """A tags dict's JSON; the tags of one operation are the same on all of its items."""
-    key = (tuple(tags), tuple(tags.values()))  # two tuples, not one a pair
+    key = (tuple(tags), tuple(tags.values()))  # two tuples rather than a tuple of pairs
     text = _tag_texts.get(key)
     if text is None:
         text = _encode(tags)
