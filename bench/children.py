@@ -186,6 +186,11 @@ class EmulatorProcess:
         result: dict[str, Any] = json.loads(line)
         return result
 
+    @property
+    def pid(self) -> int | None:
+        """The emulator process's id, when it was started here."""
+        return None if self._process is None else self._process.pid
+
     def command(self, name: str) -> dict[str, Any]:
         """Send one command (``count``, ``hang``, ``normal``) and return the answer."""
         if self._process is None:

@@ -250,11 +250,28 @@ def test_cleaned_properties_memo_stays_bounded() -> None:
     """The scrubber remembers at most its bound of cleaned properties, however many it sees."""
     scrubber = Scrubber()
     for index in range(sanitize._CLEANED_MAX + 50):
-        assert scrubber.properties({"order": f"o-{index}", "count": index}) == {
-            "order": f"o-{index}",
-            "count": str(index),
-        }
+        for _ in range(2):  # remembered from the second sighting on
+            assert scrubber.properties({"order": f"o-{index}", "count": index}) == {
+                "order": f"o-{index}",
+                "count": str(index),
+            }
     assert 0 < len(scrubber._cleaned) <= sanitize._CLEANED_MAX
+    assert len(scrubber._seen_once) <= sanitize._CLEANED_MAX
+
+
+def test_one_off_values_do_not_evict_repeating_pairs() -> None:
+    """Pairs seen once (order numbers) never displace the pairs that repeat on every record."""
+    scrubber = Scrubber()
+    for _ in range(2):
+        scrubber.properties({"region": "westeurope"})
+    for index in range(sanitize._CLEANED_MAX * 3):
+        assert scrubber.properties({"order": f"o-{index}"}) == {"order": f"o-{index}"}
+    assert ("region", "westeurope") in scrubber._cleaned
+    assert len(scrubber._seen_once) <= sanitize._CLEANED_MAX
+    records = [make_record(order_id=f"o-{index}", region="westeurope") for index in range(9000)]
+    builder = make_builder()
+    envelopes = [builder.log(record, CONTEXT, record.getMessage()) for record in records]
+    assert serialize_batch(envelopes) == reference_body(envelopes)
 
 
 def test_oversized_records_are_still_cut() -> None:

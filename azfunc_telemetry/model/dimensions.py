@@ -125,7 +125,7 @@ class LogDimensions:
 
     def __init__(self, scrubber: Scrubber) -> None:
         self._scrubber = scrubber
-        self._head_memo: dict[tuple[object, ...], dict[str, str]] = {}
+        self._head_memo: dict[tuple[object, ...], tuple[dict[str, str], int]] = {}
         self._extra_memo: dict[tuple[Any, ...], tuple[Any, ...]] = {}
         self._last_shape: tuple[tuple[Any, ...], tuple[Any, ...]] = ((), ())
 
@@ -133,6 +133,13 @@ class LogDimensions:
         self, record: logging.LogRecord, context: InvocationContext | None
     ) -> dict[str, str]:
         """The cleaned dimensions of ``record``, emitted in ``context``."""
+        return self.measured(record, context)[0]
+
+    def measured(
+        self, record: logging.LogRecord, context: InvocationContext | None
+    ) -> tuple[dict[str, str], int]:
+        """The cleaned dimensions of ``record`` and how many characters their names and texts
+        hold: the envelope's size check reads the count instead of measuring every text."""
         scrubber = self._scrubber
         attrs = record.__dict__
         shape, last = tuple(attrs), self._last_shape
@@ -143,29 +150,55 @@ class LogDimensions:
             if found is None:
                 found = tuple(key for key in shape if key not in _STANDARD_ATTRS)
                 if not all(type(key) is str for key in found):  # 1 == True: shapes would mix
-                    return scrubber.properties(record_properties(record, context))
+                    return _plain(scrubber, record, context)
                 remember(self._extra_memo, shape, found)
             self._last_shape = (shape, found)
             extra = found
         line = record.lineno
         levelno = record.levelno
-        key: tuple[object, ...] = (record.levelname, record.name, record.filename, levelno, line)
-        if context is not None:
-            key = (context.invocation_id, context.function_name, *key)
+        key: tuple[object, ...]
+        if context is None:
+            key = (record.levelname, record.name, record.filename, levelno, line)
+        else:
+            key = (
+                context.invocation_id,
+                context.function_name,
+                record.levelname,
+                record.name,
+                record.filename,
+                levelno,
+                line,
+            )
         exact = type(line) is int and type(levelno) is int  # True == 1, not as text
-        head = self._head_memo.get(key) if exact else None
-        if head is None:
-            head = {}
+        known = self._head_memo.get(key) if exact else None
+        if known is None:
+            head: dict[str, str] = {}
             raw = _head_properties(record, context)
-            scrubber.add_properties(head, raw, raw)
-            if exact and all(type(part) is str for part in key[:-2]):
-                remember(self._head_memo, key, head)
+            count, chars = scrubber.add_measured(head, raw, raw)
+            known = (head, chars)
+            if exact and count == len(head) and all(type(part) is str for part in key[:-2]):
+                remember(self._head_memo, key, known)
+        head, chars = known
         properties = head.copy()
-        count = len(head) + scrubber.add_properties(properties, extra, attrs)
+        count = len(head)
+        if extra:
+            added, extra_chars = scrubber.add_measured(properties, extra, attrs)
+            count += added
+            chars += extra_chars
         nested = attrs.get("custom_dimensions")
         if nested is not None and isinstance(nested, Mapping):  # an ABC check is not cheap
             # Its names become text when cleaned, as record_properties' safe_str makes them.
-            count += scrubber.add_properties(properties, nested, nested)
+            added, extra_chars = scrubber.add_measured(properties, nested, nested)
+            count += added
+            chars += extra_chars
         if len(properties) != count or count > MAX_PROPERTIES:
-            return scrubber.properties(record_properties(record, context))
-        return properties
+            return _plain(scrubber, record, context)
+        return properties, chars
+
+
+def _plain(
+    scrubber: Scrubber, record: logging.LogRecord, context: InvocationContext | None
+) -> tuple[dict[str, str], int]:
+    """The dimensions cleaned the plain way (names collide, too many), and their characters."""
+    properties = scrubber.properties(record_properties(record, context))
+    return properties, sum(map(len, properties)) + sum(map(len, properties.values()))

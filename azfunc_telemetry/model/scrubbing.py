@@ -209,7 +209,9 @@ class Scrubber:
         self._key_verdicts: dict[str, bool] = {}
         #: Property names as sent (scrubbed, cut), by name.
         self._names: dict[str, str] = {}
-        self._cleaned: dict[tuple[str, str], tuple[str, str]] = {}
+        #: Cleaned pairs: (name, value) -> (name, text, characters in both) as sent.
+        self._cleaned: dict[tuple[str, object], tuple[str, str, int]] = {}
+        self._seen_once: set[tuple[str, object]] = set()
 
     def scrub(self, text: str) -> str:
         """Return ``text`` with every secret the rules know replaced."""
@@ -267,12 +269,22 @@ class Scrubber:
         """Clean the properties ``names`` of ``values`` into ``into``; returns how many.
 
         No limit on their number is applied: :meth:`properties` does that, and a caller that
-        assembles properties from parts checks the count itself. Most properties repeat record
-        after record (function name, level, logger, line, ids of the invocation), so a pair of
-        a name with a short string or an int is cleaned once and then looked up.
+        assembles properties from parts checks the count itself.
+        """
+        return self.add_measured(into, names, values)[0]
+
+    def add_measured(
+        self, into: dict[str, str], names: Iterable[Any], values: Mapping[Any, Any]
+    ) -> tuple[int, int]:
+        """:meth:`add_properties`, also returning how many characters the names and texts
+        added hold (the size check of an envelope then need not count them again).
+
+        Most properties repeat record after record (function name, level, logger, line, ids
+        of the invocation), so a pair of a name with a short string or an int is cleaned once
+        and then looked up, its length with it.
         """
         cleaned = self._cleaned
-        count = 0
+        count = chars = 0
         for key in names:
             value = values[key]
             count += 1
@@ -284,15 +296,30 @@ class Scrubber:
                 pair = (key, value)
                 known = cleaned.get(pair)
                 if known is None:
-                    known = self._clean(key, value)
-                    if len(known[1]) <= _CLEANED_TEXT_MAX:
-                        if len(cleaned) >= _CLEANED_MAX:
-                            cleaned.clear()
-                        cleaned[pair] = known
+                    name, text = self._clean(key, value)
+                    known = (name, text, len(name) + len(text))
+                    if len(text) <= _CLEANED_TEXT_MAX:
+                        self._remember(pair, known)
+                into[known[0]] = known[1]
+                chars += known[2]
             else:
-                known = self._clean(key, value)
-            into[known[0]] = known[1]
-        return count
+                name, text = self._clean(key, value)
+                into[name] = text
+                chars += len(name) + len(text)
+        return count, chars
+
+    def _remember(self, pair: tuple[str, object], known: tuple[str, str, int]) -> None:
+        """Keep a cleaned pair seen for the second time: pairs seen once (an order number)
+        would otherwise fill the memo and, clearing it, evict the pairs that do repeat."""
+        seen = self._seen_once
+        if pair in seen:
+            if len(self._cleaned) >= _CLEANED_MAX:
+                self._cleaned.clear()
+            self._cleaned[pair] = known
+        else:
+            if len(seen) >= _CLEANED_MAX:
+                seen.clear()
+            seen.add(pair)
 
     def _clean(self, key: object, value: object) -> tuple[str, str]:
         """The name and text one property is sent as."""

@@ -40,8 +40,10 @@ _ENVELOPE_KEYS = ("iKey", "tags", "time", "name", "data")
 _DATA_KEYS = ("baseData", "baseType")
 _MESSAGE_KEYS = ("ver", "message", "severityLevel", "properties")
 #: JSON of whole tags dicts, and of single ``"name":"value"`` properties, each bounded.
-_tag_texts: dict[tuple[tuple[Any, Any], ...], str] = {}
+_tag_texts: dict[tuple[tuple[Any, ...], tuple[Any, ...]], str] = {}
 _property_texts: dict[tuple[Any, Any], str] = {}
+#: Pairs seen once (not remembered yet), bounded like the memo.
+_pairs_seen: set[tuple[Any, Any]] = set()
 _TEXTS_MAX = 4096
 _PROPERTY_TEXT_VALUE_MAX = 128
 
@@ -79,12 +81,12 @@ def _envelope_json(envelope: Envelope) -> str:
 
 def _tags_json(tags: dict[Any, Any]) -> str:
     """A tags dict's JSON; the tags of one operation are the same on all of its items."""
-    key = tuple(tags.items())
+    key = (tuple(tags), tuple(tags.values()))  # two tuples rather than a tuple of pairs
     text = _tag_texts.get(key)
     if text is None:
         text = _encode(tags)
         # Text only: equal keys must mean equal JSON, and 1 == 1.0 == True.
-        if all(type(name) is str and type(value) is str for name, value in key):
+        if all(type(name) is str and type(value) is str for name, value in tags.items()):
             if len(_tag_texts) >= _TEXTS_MAX:
                 _tag_texts.clear()
             _tag_texts[key] = text
@@ -93,15 +95,33 @@ def _tags_json(tags: dict[Any, Any]) -> str:
 
 def _properties_json(properties: dict[Any, Any]) -> str:
     """Properties' JSON, one remembered ``"name":"value"`` at a time (values vary by record)."""
-    texts = []
-    for pair in properties.items():
-        text = _property_texts.get(pair)
+    texts = [*map(_property_texts.get, properties.items())]  # the loop runs in C
+    try:
+        return "{" + ",".join(texts) + "}"  # type: ignore[arg-type]
+    except TypeError:  # a pair not remembered (None): usually the first record of its kind
+        pass
+    pairs = tuple(properties.items())
+    for index, text in enumerate(texts):
         if text is None:
-            name, value = pair
-            text = f"{_string(name)}:{_string(value)}"  # TypeError unless both are text
-            if len(value) <= _PROPERTY_TEXT_VALUE_MAX:
-                if len(_property_texts) >= _TEXTS_MAX:
-                    _property_texts.clear()
-                _property_texts[pair] = text
-        texts.append(text)
-    return "{" + ",".join(texts) + "}"
+            texts[index] = _pair_json(pairs[index])
+    return "{" + ",".join(texts) + "}"  # type: ignore[arg-type]
+
+
+def _pair_json(pair: tuple[Any, Any]) -> str:
+    """One ``"name":"value"``, remembered when the value is short and seen before.
+
+    A pair is remembered on its second sighting: values seen once (an order number, an
+    amount) would otherwise fill the memo and, clearing it, evict the pairs that do repeat.
+    """
+    name, value = pair
+    text = f"{_string(name)}:{_string(value)}"  # TypeError unless both are text
+    if len(value) <= _PROPERTY_TEXT_VALUE_MAX:
+        if pair in _pairs_seen:
+            if len(_property_texts) >= _TEXTS_MAX:
+                _property_texts.clear()
+            _property_texts[pair] = text
+        else:
+            if len(_pairs_seen) >= _TEXTS_MAX:
+                _pairs_seen.clear()
+            _pairs_seen.add(pair)
+    return text

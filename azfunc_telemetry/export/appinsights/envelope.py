@@ -173,8 +173,9 @@ class EnvelopeBuilder:
             # Text of an exception formatted elsewhere. With exc_info present but empty
             # (logger.exception outside an except block) it is only "NoneType: None".
             message = f"{message}\n{self._scrubber.scrub(record.exc_text)}"
-        message = truncate(message, MAX_MESSAGE)
-        properties = self._log_dimensions(record, context)
+        if len(message) > MAX_MESSAGE:
+            message = truncate(message, MAX_MESSAGE)
+        properties, property_chars = self._log_dimensions.measured(record, context)
         if context is None:
             tags = self._base_tags.copy()
         else:
@@ -194,8 +195,10 @@ class EnvelopeBuilder:
                 "baseType": "MessageData",
             },
         }
-        if _far_below_limit(message, properties):
-            return envelope  # what _fit would find first, without looking everything up again
+        if (len(message) + property_chars) * _MAX_ESCAPED_CHAR_BYTES < _ITEM_BUDGET:
+            # What _fit would find first (_far_below_limit), from the characters counted as
+            # the properties were put together instead of counting them again.
+            return envelope
         return self._fit(envelope, "message")
 
     def invocation(self, item: RequestItem) -> Envelope:
