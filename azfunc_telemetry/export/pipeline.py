@@ -231,15 +231,17 @@ class Pipeline(Generic[Wire]):
     # -- export thread --------------------------------------------------------------------
 
     def _run(self) -> None:
-        try:
-            # Built now rather than for the first item: a process killed soon after its first
-            # invocation must not spend its last 100 ms importing what sending needs.
-            self._ensure_exporter()
-        except Exception:
-            logger.exception("Starting telemetry export failed")
+        # The exporter (and what sending imports: http.client, ssl, local storage) is built for
+        # the first item, which wakes this thread at once, not at start: importing it here while
+        # the app is still importing would compete with the app's own cold start for the GIL.
         while True:
             self._wake.wait(self._wait_time())
             self._wake.clear()
+            if self.exporter is None and self._items:
+                try:
+                    self._ensure_exporter()  # loads what sending needs while the batch gathers
+                except Exception:
+                    logger.exception("Starting telemetry export failed")
             if self._should_linger():
                 # Let the rest of the invocation join this batch: a full batch, a flush or
                 # shutdown ends the wait early.
