@@ -420,5 +420,7 @@ def stats() -> TelemetryStats:
     if runtime is None and _retired is not None:
         return _retired.snapshot()
     if runtime is None or runtime.pipeline is None:
-        return TelemetryStats(queued=0, sent=0, retried=0, persisted=0, dropped=0, pending=0)
+        return TelemetryStats(
+            queued=0, sent=0, retried=0, persisted=0, dropped=0, pending=0, dropped_by_cause={}
+        )
     return runtime.pipeline.snapshot()

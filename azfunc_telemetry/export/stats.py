@@ -10,14 +10,21 @@ import itertools
 import threading
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import NamedTuple
 
 __all__ = ["DeliveryStats", "TelemetryStats"]
 
 
-@dataclass(frozen=True)
-class TelemetryStats:
+#: The causes of a snapshot without drops: one empty mapping that nothing can change.
+_NO_DROPS: Mapping[str, int] = MappingProxyType({})
+
+
+class TelemetryStats(NamedTuple):
     """A snapshot of the delivery counters (items, not batches); it never changes once taken.
+
+    A named tuple rather than a frozen dataclass: just as immutable, and it keeps
+    ``dataclasses`` (and ``inspect``) off the import path of every function app.
 
     Attributes:
         queued: items waiting in memory for the export thread now.
@@ -27,7 +34,8 @@ class TelemetryStats:
         dropped: items lost for good; ``dropped_by_cause`` says why.
         pending: items handed to the exporter and not yet accepted (held or persisted).
         dropped_by_cause: ``dropped`` by cause (``queue_full``, ``status_400``, ...); a copy
-            of the counters' own, made for this snapshot.
+            of the counters' own, made for this snapshot (an empty read-only mapping when the
+            snapshot was built without one).
     """
 
     queued: int
@@ -36,7 +44,7 @@ class TelemetryStats:
     persisted: int
     dropped: int
     pending: int
-    dropped_by_cause: Mapping[str, int] = field(default_factory=dict)
+    dropped_by_cause: Mapping[str, int] = _NO_DROPS
 
 
 class DeliveryStats:

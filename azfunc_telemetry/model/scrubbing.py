@@ -7,7 +7,6 @@ marker, and a secret that reached a log message must still never leave the proce
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
@@ -395,6 +394,8 @@ def _to_text(value: object) -> str:
     if isinstance(value, bytes):
         return value.decode("utf-8", errors="backslashreplace")
     if isinstance(value, dict | list | tuple):
+        import json  # on the export thread, for structured values only: off the import path
+
         try:
             return json.dumps(value, default=safe_str, ensure_ascii=False)
         except Exception:

@@ -10,7 +10,6 @@ invocations. Prints ``burst <seconds>`` when the last record was logged, flushes
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import logging
 import resource
@@ -77,7 +76,7 @@ def main() -> None:
     azfunc_telemetry.shutdown()
     print("peak-queue", peak[0], flush=True)
     print("peak-rss-kib", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, flush=True)
-    print("final-stats", json.dumps(dataclasses.asdict(azfunc_telemetry.stats())), flush=True)
+    print("final-stats", json.dumps(azfunc_telemetry.stats()._asdict()), flush=True)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ path must deliver it, save it or count it. The last line of output is ``final-st
 from __future__ import annotations
 
 import atexit
-import dataclasses
 import json
 import logging
 import sys
@@ -21,7 +20,7 @@ from azfunc_telemetry.testing import FakeContext
 
 def _print_final_stats() -> None:
     # Registered before setup(), so it runs after the library's exit handler (atexit is LIFO).
-    print("final-stats", json.dumps(dataclasses.asdict(azfunc_telemetry.stats())), flush=True)
+    print("final-stats", json.dumps(azfunc_telemetry.stats()._asdict()), flush=True)
 
 
 def main() -> None:

@@ -8,7 +8,6 @@ that nothing else (a test runner's log capture) holds on to the records.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import sys
@@ -47,7 +46,7 @@ def main() -> None:
     tracemalloc.stop()
     counters = azfunc_telemetry.stats()
     report = {
-        "stats": dataclasses.asdict(counters),
+        "stats": counters._asdict(),
         "most_queued": most_queued,
         "peak_bytes": peak,
         "raised": raised,
