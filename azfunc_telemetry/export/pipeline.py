@@ -289,7 +289,9 @@ class Pipeline(Generic[Wire]):
         if self.exporter is None:
             if not self._probed:
                 self._probed = True
-                if self._startup_probe():
+                with importing():  # the probe imports local storage: no fork may split that
+                    stored = self._startup_probe()
+                if stored:
                     self._ensure_exporter()
             if self._items:
                 self._ensure_exporter()

@@ -37,6 +37,7 @@ from typing import Any
 from ...diagnostics import warn_once
 from ...model.scrubbing import safe_str
 from .. import Envelope
+from ..forksafe import importing
 from ..stats import DeliveryStats
 
 __all__ = ["PersistentStore", "has_blobs"]
@@ -86,7 +87,8 @@ def _open_for_reading(path: str, max_bytes: int, retention_s: int) -> Any:
     Its maintenance thread cannot be started at interpreter exit (``RuntimeError``), when
     nothing is read anyway; the next process reads what is left.
     """
-    from opencensus.ext.azure.common.storage import LocalFileStorage
+    with importing():  # on the export thread: no fork may split this import
+        from opencensus.ext.azure.common.storage import LocalFileStorage
 
     try:
         return LocalFileStorage(
