@@ -1,9 +1,9 @@
 """Keeping ``os.fork()`` from landing in the middle of a lazy import on the export thread.
 
 The export thread imports what sending needs (the envelope builder, ``http.client``, local
-storage) when it starts, off the caller's cold-start path. A fork copies only the forking
-thread: had it landed while the export thread was half way through such an import, the child
-would inherit a module that is in ``sys.modules`` but never finishes executing, and every
+storage) when the first item arrives, off the caller's cold-start path. A fork copies only the
+forking thread: had it landed while the export thread was half way through such an import, the
+child would inherit a module that is in ``sys.modules`` but never finishes executing, and every
 export cycle of the child would fail on it. Lazy imports made for export run inside
 :func:`importing`; a fork waits (boundedly) until none is under way.
 """
