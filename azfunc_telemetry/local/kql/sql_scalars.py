@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from . import syntax as ast
+from .operations import kusto_type_name
 from .values import UTC
 
 __all__ = ["SORTABLE", "SqlColumn", "SqlScalar", "sql_literal", "translate", "translate_aggregate"]
@@ -73,18 +74,13 @@ def sql_literal(value: Any) -> str | None:
     return None
 
 
+#: The Kusto types a SQL literal can stand for.
+_LITERAL_KINDS = frozenset({"bool", "long", "real", "string", "datetime"})
+
+
 def _kind_of_literal(value: Any) -> str | None:
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int):
-        return "long"
-    if isinstance(value, float):
-        return "real"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, datetime):
-        return "datetime"
-    return None
+    kind = kusto_type_name(value)
+    return kind if kind in _LITERAL_KINDS else None
 
 
 Constant = Callable[[ast.Expr], Any]
